@@ -1,0 +1,16 @@
+"""Command line interface: thin modules over the library, one per command group."""
+
+from __future__ import annotations
+
+import sys
+
+from veil.cli import assess as _assess  # noqa: F401  registers `veil assess`
+from veil.cli.app import app
+from veil.cli.app import main as _main
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `veil` script."""
+    sys.exit(_main())

@@ -1,0 +1,292 @@
+"""Tables in, tables out: the one place where user data is read and converted.
+
+Every tabular entry point of veil accepts a path (CSV, TSV, Parquet, Arrow IPC),
+a pandas DataFrame, a polars DataFrame or LazyFrame, or a pyarrow Table. It is
+converted once, here, to polars; results go back in the type the user gave.
+Files are never modified; outputs are written to a temporary file in the same
+folder and renamed over the target, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io as _stdio
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from veil.errors import DataError, ParameterError
+
+__all__ = [
+    "TableSource",
+    "atomic_path",
+    "from_polars",
+    "read_table",
+    "scan_table",
+    "to_polars",
+    "write_table",
+    "write_text",
+]
+
+_CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_IPC_SUFFIXES = {".arrow", ".feather", ".ipc"}
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """What the user handed in, so results can go back in the same type."""
+
+    kind: str  # "path", "polars", "lazy", "pandas", "arrow"
+
+
+def _sniff_encoding(raw: bytes) -> str:
+    """Return the text encoding of ``raw``: UTF-8 when it decodes, else a detected one."""
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as err:
+        # A multi-byte character cut by the sample boundary is still UTF-8.
+        if err.start >= len(raw) - 4:
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise DataError("could not detect the text encoding; pass encoding=... explicitly")
+    return best.encoding
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Guess the field delimiter from the first lines of a delimited text file."""
+    lines = text.splitlines()[:50]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in ",;\t|"}
+        best = max(counts, key=counts.__getitem__)
+        return best if counts[best] > 0 else ","
+
+
+def _csv_options(path: Path, delimiter: str | None, encoding: str | None) -> tuple[str, str]:
+    with open(path, "rb") as fh:
+        raw = fh.read(_SNIFF_BYTES)
+    if not raw.strip():
+        raise DataError(f"{path} is empty: expected a header line and at least one row")
+    enc = encoding or _sniff_encoding(raw)
+    if delimiter is None:
+        delimiter = _sniff_delimiter(raw.decode(enc, errors="replace"))
+    if len(delimiter) != 1:
+        raise ParameterError(f"delimiter must be one character; got {delimiter!r}")
+    return delimiter, enc
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder; expected a table file (CSV or Parquet)")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"file {str(path)!r} cannot be read (permission denied)")
+
+
+def _nan_to_null(frame: pl.DataFrame | pl.LazyFrame) -> Any:
+    """Make float NaN a missing value, so that every missing value is one polars null."""
+    schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
+    floats = [name for name, dtype in schema.items() if dtype.is_float()]
+    if not floats:
+        return frame
+    return frame.with_columns(pl.col(floats).fill_nan(None))
+
+
+def scan_table(
+    source: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> pl.LazyFrame:
+    """Open a table file lazily (for tables larger than memory).
+
+    CSV delimiter and text encoding are detected when not given. Non-UTF-8 CSV
+    files are decoded in memory, since polars scans only UTF-8.
+    """
+    path = Path(source)
+    _check_path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _PARQUET_SUFFIXES:
+            lazy = pl.scan_parquet(path)
+        elif suffix in _IPC_SUFFIXES:
+            lazy = pl.scan_ipc(path)
+        else:
+            if suffix not in _CSV_SUFFIXES and suffix:
+                _check_magic(path)
+            sep, enc = _csv_options(path, delimiter, encoding)
+            if enc.replace("_", "-").lower() in {"utf-8", "utf8", "ascii"}:
+                lazy = pl.scan_csv(path, separator=sep, infer_schema_length=10_000)
+            else:
+                text = path.read_bytes().decode(enc)
+                lazy = pl.read_csv(
+                    _stdio.BytesIO(text.encode("utf-8")), separator=sep, infer_schema_length=10_000
+                ).lazy()
+        schema = lazy.collect_schema()
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as err:
+        raise DataError(f"could not read {str(path)!r}: {_first_line(err)}") from err
+    if len(schema) == 0:
+        raise DataError(f"{str(path)!r} has no columns")
+    return _nan_to_null(lazy)
+
+
+def _check_magic(path: Path) -> None:
+    """Refuse binary files that are not tables before polars tries to parse them."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PAR1"):
+        raise DataError(f"{str(path)!r} looks like Parquet; rename it with a .parquet suffix")
+    if b"\x00" in head:
+        raise DataError(
+            f"{str(path)!r} is a binary file, not a table; expected CSV, TSV, Parquet or Arrow"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def read_table(
+    source: Any,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+) -> pl.DataFrame:
+    """Read any supported table into a polars DataFrame.
+
+    Parameters
+    ----------
+    source
+        A path (CSV/TSV/Parquet/Arrow IPC), or a pandas, polars or pyarrow table.
+    delimiter, encoding
+        For CSV files; detected from the file when omitted.
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable, empty or malformed.
+    """
+    frame, _ = to_polars(source, delimiter=delimiter, encoding=encoding)
+    if isinstance(frame, pl.LazyFrame):
+        path = source if isinstance(source, (str, os.PathLike)) else "the table"
+        try:
+            frame = frame.collect()
+        except pl.exceptions.PolarsError as err:
+            raise DataError(f"could not read {str(path)!r}: {_first_line(err)}") from err
+    return frame
+
+
+def to_polars(
+    data: Any,
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    lazy_files: bool = False,
+) -> tuple[pl.DataFrame | pl.LazyFrame, TableSource]:
+    """Convert ``data`` to polars once, remembering what it was.
+
+    Paths come back lazy when ``lazy_files`` is true (so large files stream),
+    eager otherwise. A LazyFrame given by the user stays lazy.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        lazy = scan_table(data, delimiter=delimiter, encoding=encoding)
+        if lazy_files:
+            return lazy, TableSource("path")
+        try:
+            return lazy.collect(), TableSource("path")
+        except pl.exceptions.PolarsError as err:
+            raise DataError(f"could not read {str(data)!r}: {_first_line(err)}") from err
+    if isinstance(data, pl.DataFrame):
+        return _nan_to_null(data), TableSource("polars")
+    if isinstance(data, pl.LazyFrame):
+        return _nan_to_null(data), TableSource("lazy")
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            try:
+                frame = pl.from_pandas(data, include_index=False)
+            except Exception as err:  # pyarrow or polars conversion errors vary
+                raise DataError(
+                    f"could not convert the pandas DataFrame: {_first_line(err)}"
+                ) from err
+            return _nan_to_null(frame), TableSource("pandas")
+    if module == "pyarrow":
+        import pyarrow as pa
+
+        if isinstance(data, (pa.Table, pa.RecordBatch)):
+            frame = pl.from_arrow(data)
+            assert isinstance(frame, pl.DataFrame)
+            return _nan_to_null(frame), TableSource("arrow")
+    raise DataError(
+        f"cannot read a table from {type(data).__name__}; give a file path, or a pandas, "
+        "polars or pyarrow table"
+    )
+
+
+def from_polars(frame: pl.DataFrame, source: TableSource) -> Any:
+    """Return ``frame`` in the type the user gave (paths come back as polars)."""
+    if source.kind == "pandas":
+        return frame.to_pandas()
+    if source.kind == "arrow":
+        return frame.to_arrow()
+    if source.kind == "lazy":
+        return frame.lazy()
+    return frame
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it over ``target`` on success.
+
+    A crash or an exception leaves ``target`` as it was and removes the temporary file.
+    """
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_table(frame: pl.DataFrame, target: str | os.PathLike[str]) -> None:
+    """Write ``frame`` atomically as CSV or Parquet, chosen by the target's suffix."""
+    suffix = Path(target).suffix.lower()
+    with atomic_path(target) as tmp:
+        if suffix in _PARQUET_SUFFIXES:
+            frame.write_parquet(tmp)
+        elif suffix in _IPC_SUFFIXES:
+            frame.write_ipc(tmp)
+        else:
+            frame.write_csv(tmp, separator="\t" if suffix == ".tsv" else ",")
+
+
+def write_text(text: str, target: str | os.PathLike[str]) -> None:
+    """Write a text file (report, JSON) atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
