@@ -108,13 +108,13 @@ def patients(n: int = 5_000, *, seed: int = 0) -> pl.DataFrame:
     region = rng.choice(len(prefixes), size=n, p=list(_REGIONS.values()))
     # Within a region, a handful of populous ZIPs and a long tail of small ones.
     suffix = np.minimum(rng.zipf(1.6, size=n), 99) - 1
-    zips = np.array([f"{prefixes[r]}{s:02d}" for r, s in zip(region, suffix)])
+    zips = np.array([f"{prefixes[r]}{s:02d}" for r, s in zip(region, suffix, strict=True)])
 
     today = dt.date(2026, 1, 1)
     day_of_year = rng.integers(0, 365, size=n)
     birth = [
         dt.date(today.year - 1 - int(a), 1, 1) + dt.timedelta(days=int(d))
-        for a, d in zip(age, day_of_year)
+        for a, d in zip(age, day_of_year, strict=True)
     ]
 
     ethnicity = rng.choice(list(_ETHNICITY), size=n, p=list(_ETHNICITY.values()))
@@ -134,9 +134,7 @@ def patients(n: int = 5_000, *, seed: int = 0) -> pl.DataFrame:
             ),
         ),
     )
-    edu_level = np.clip(
-        rng.normal(1.6, 1.0, n) + (age > 25) * 0.3 - (age < 18) * 1.5, 0, 4
-    ).round()
+    edu_level = np.clip(rng.normal(1.6, 1.0, n) + (age > 25) * 0.3 - (age < 18) * 1.5, 0, 4).round()
     education = np.array(_EDUCATION)[edu_level.astype(int)]
 
     names = list(_DIAGNOSES)

@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """veil: privacy-preserving data science, from assessment to protected release."""
+
+
 def fail(message: str) -> None:
     """Stop the command with one line on stderr and exit status 2 (a user mistake)."""
     raise VeilError(message)

@@ -21,7 +21,7 @@ def _nice_ticks(top: float, count: int = 5) -> list[float]:
     raw = top / count
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    return [i * step for i in range(int(math.ceil(top / step)) + 1)]
+    return [i * step for i in range(math.ceil(top / step) + 1)]
 
 
 def bar_chart_svg(chart: BarChart) -> str:
@@ -35,7 +35,7 @@ def bar_chart_svg(chart: BarChart) -> str:
         lo = 10 ** math.floor(math.log10(min(positive)))
         hi = 10 ** math.ceil(math.log10(max(positive) * 1.0001))
         hi = max(hi, lo * 10)
-        ticks = [lo * 10**i for i in range(int(round(math.log10(hi / lo))) + 1)]
+        ticks = [lo * 10**i for i in range(round(math.log10(hi / lo)) + 1)]
 
         def scale(v: float) -> float:
             if v <= 0:

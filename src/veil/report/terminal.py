@@ -23,7 +23,7 @@ def _bars(chart: BarChart) -> RichTable:
     table.add_column(chart.y_label or "value", justify="right")
     table.add_column("")
     top = max((abs(v) for v in chart.values), default=0) or 1
-    for i, (label, value) in enumerate(zip(chart.labels, chart.values)):
+    for i, (label, value) in enumerate(zip(chart.labels, chart.values, strict=True)):
         bar = "█" * max(0, round(_BAR_WIDTH * abs(value) / top))
         shown = cell(value)
         if chart.errors is not None:
@@ -47,7 +47,8 @@ def render_terminal(document: Document, console: Any = None) -> None:
             elif isinstance(block, Table):
                 table = RichTable(title=block.title, header_style="bold")
                 for i, name in enumerate(block.columns):
-                    table.add_column(name, justify="left" if i == 0 else "right")
+                    text = i == 0 or any(isinstance(row[i], str) for row in block.rows)
+                    table.add_column(name, justify="left" if text else "right")
                 for row in block.rows:
                     table.add_row(*(cell(v) for v in row))
                 console.print(table)

@@ -1,0 +1,31 @@
+"""Options shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from veil.roles import as_column_list
+
+__all__ = ["Json", "Quasi", "ReportPath", "Sensitive", "columns"]
+
+Quasi = Annotated[
+    list[str] | None,
+    typer.Option("--quasi", "-q", help="Quasi-identifier columns, comma-separated (repeatable)."),
+]
+Sensitive = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sensitive", "-s", help="Sensitive attribute columns, comma-separated (repeatable)."
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ReportPath = Annotated[
+    str | None, typer.Option("--report", help="Also write an HTML report to this path.")
+]
+
+
+def columns(values: list[str] | None, *, what: str) -> list[str]:
+    """Flatten repeated, comma-separated column options into one list."""
+    return as_column_list(",".join(values or []), what=what)
