@@ -34,7 +34,6 @@ __all__ = [
     "write_text",
 ]
 
-_CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _IPC_SUFFIXES = {".arrow", ".feather", ".ipc"}
 _SNIFF_BYTES = 64 * 1024
@@ -122,14 +121,13 @@ def scan_table(
     path = Path(source)
     _check_path(path)
     suffix = path.suffix.lower()
+    kind = _sniff_kind(path)
     try:
-        if suffix in _PARQUET_SUFFIXES:
+        if suffix in _PARQUET_SUFFIXES or kind == "parquet":
             lazy = pl.scan_parquet(path)
-        elif suffix in _IPC_SUFFIXES:
+        elif suffix in _IPC_SUFFIXES or kind == "ipc":
             lazy = pl.scan_ipc(path)
         else:
-            if suffix not in _CSV_SUFFIXES and suffix:
-                _check_magic(path)
             sep, enc = _csv_options(path, delimiter, encoding)
             if enc.replace("_", "-").lower() in {"utf-8", "utf8", "ascii"}:
                 lazy = pl.scan_csv(path, separator=sep, infer_schema_length=10_000)
@@ -146,16 +144,19 @@ def scan_table(
     return _nan_to_null(lazy)
 
 
-def _check_magic(path: Path) -> None:
-    """Refuse binary files that are not tables before polars tries to parse them."""
+def _sniff_kind(path: Path) -> str:
+    """Tell Parquet and Arrow files by their magic bytes; refuse other binary files."""
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        head = fh.read(512)
     if head.startswith(b"PAR1"):
-        raise DataError(f"{str(path)!r} looks like Parquet; rename it with a .parquet suffix")
+        return "parquet"
+    if head.startswith(b"ARROW1"):
+        return "ipc"
     if b"\x00" in head:
         raise DataError(
             f"{str(path)!r} is a binary file, not a table; expected CSV, TSV, Parquet or Arrow"
         )
+    return "text"
 
 
 def _first_line(err: BaseException) -> str:

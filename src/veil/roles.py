@@ -28,8 +28,7 @@ def as_column_list(columns: str | Iterable[str] | None, *, what: str) -> list[st
     for name in names:
         if not isinstance(name, str):
             raise ParameterError(
-                f"{what} must be column names (strings); got {name!r} of type "
-                f"{type(name).__name__}"
+                f"{what} must be column names (strings); got {name!r} of type {type(name).__name__}"
             )
     seen: set[str] = set()
     for name in names:

@@ -38,16 +38,18 @@ def _exact_entropy(view: SensitiveView, c: int) -> float:
 
 def entropy_l_of(table: ClassTable, *, others_as_quasi: bool = False) -> int:
     """floor(exp(H_min)), H_min the smallest class entropy of any sensitive attribute."""
-    fast = [_class_entropy(v) for v in table.views(others_as_quasi=others_as_quasi)]
+    views = table.views(others_as_quasi=others_as_quasi)
+    fast = [_class_entropy(v) for v in views]
     low = min(float(h.min()) for h in fast)
     exact: list[float] = []
-    for view, h in zip(table.views(others_as_quasi=others_as_quasi), fast, strict=True):
-        seen: set[tuple[int, ...]] = set()
-        for c in np.flatnonzero(h <= low + _NEAR * max(1.0, abs(low))):
-            key = tuple(view.class_rows(int(c))[1])
-            if key not in seen:
-                seen.add(key)
-                exact.append(_exact_entropy(view, int(c)))
+    for view, h in zip(views, fast, strict=True):
+        near = h <= low + _NEAR * max(1.0, abs(low))
+        if (near & (view.distinct == 1)).any():
+            exact.append(0.0)  # one value: p = [1.0], entropy exactly 0
+        candidates = np.flatnonzero(near & (view.distinct > 1))
+        exact += [
+            _exact_entropy(view, c) for c in view.distinct_patterns(candidates, with_values=False)
+        ]
     return int(np.min(np.exp(1) ** np.array(exact)))
 
 

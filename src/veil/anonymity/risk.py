@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from veil.anonymity.classes import COUNT, ClassTable, build_class_table
+from veil.anonymity.classes import SIZE, ClassTable, build_class_table
 from veil.errors import DataError, ParameterError
 
 __all__ = ["RiskProfile", "reidentification_risk"]
@@ -95,15 +95,15 @@ def _population_sizes(table: ClassTable, population: Any) -> tuple[np.ndarray, n
     pop = build_class_table(population, list(table.quasi), need_sensitive=False)
     sample = table.classes()
     keys = list(table.quasi)
-    mismatched = [k for k in keys if sample.schema[k] != pop.joint.schema[k]]
+    mismatched = [k for k in keys if sample.schema[k] != pop.frame.schema[k]]
     if mismatched:
         k = mismatched[0]
         raise DataError(
-            f"column {k!r} is {sample.schema[k]} in the table but {pop.joint.schema[k]} in the "
+            f"column {k!r} is {sample.schema[k]} in the table but {pop.frame.schema[k]} in the "
             "population; give both the same type"
         )
     joined = sample.join(
-        pop.joint.rename({COUNT: "population"}), on=keys, how="left", nulls_equal=True
+        pop.frame.rename({SIZE: "population"}), on=keys, how="left", nulls_equal=True
     )
     short = joined.filter(pl.col("population").is_null() | (pl.col("population") < pl.col("size")))
     if short.height:

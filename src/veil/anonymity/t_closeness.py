@@ -27,10 +27,8 @@ def _ordered_emd(view: SensitiveView) -> np.ndarray:
         return np.zeros(view.n_classes)
     cum_p = np.cumsum(view.totals / view.n_rows)
     prefix = np.concatenate([[0.0], np.cumsum(cum_p)])  # prefix[i] = sum_{j<i} P(j)
-    cls = view.row_class
-    order = np.lexsort((view.value, cls))
-    value, cls = view.value[order], cls[order]
-    share = view.count[order] / view.sizes[cls]
+    value = view.value  # sorted by class, then value
+    share = view.count / view.sizes[view.row_class]
     level = np.cumsum(share)  # running Q, reset per class below
     level -= np.repeat(level[view.starts] - share[view.starts], view.distinct)
     first = np.zeros(len(value), dtype=bool)
@@ -79,13 +77,9 @@ def t_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     for view in table.views(others_as_quasi=others_as_quasi):
         fast = _ordered_emd(view) if view.ordered else _equal_emd(view)
         top = float(fast.max())
-        seen: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
-        for c in np.flatnonzero(fast >= top - _NEAR * max(1.0, top)):
-            values, counts = view.class_rows(int(c))
-            key = (tuple(values), tuple(counts))
-            if key not in seen:
-                seen.add(key)
-                worst = max(worst, _exact_emd(view, int(c)))
+        candidates = np.flatnonzero(fast >= top - _NEAR * max(1.0, top))
+        for c in view.distinct_patterns(candidates, with_values=True):
+            worst = max(worst, _exact_emd(view, c))
     return worst
 
 
