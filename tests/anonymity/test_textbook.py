@@ -14,11 +14,22 @@ INPATIENT = pl.DataFrame(
     {
         "zip": ["476**"] * 4 + ["4790*"] * 4 + ["476**"] * 4,
         "age": ["2*"] * 4 + [">=40"] * 4 + ["3*"] * 4,
-        "condition": ["Heart Disease", "Heart Disease", "Viral Infection", "Viral Infection",
-                      "Cancer", "Heart Disease", "Viral Infection", "Viral Infection",
-                      "Cancer", "Cancer", "Cancer", "Cancer"],
+        "condition": [
+            "Heart Disease",
+            "Heart Disease",
+            "Viral Infection",
+            "Viral Infection",
+            "Cancer",
+            "Heart Disease",
+            "Viral Infection",
+            "Viral Infection",
+            "Cancer",
+            "Cancer",
+            "Cancer",
+            "Cancer",
+        ],
     }
-)  # fmt: skip
+)
 Q, S = ["zip", "age"], ["condition"]
 
 

@@ -44,8 +44,9 @@ def test_json_output(capsys, table_path) -> None:
 
 def test_terminal_and_html_report(capsys, table_path, tmp_path) -> None:
     report = tmp_path / "out.html"
-    code, out, _ = run(capsys, "assess", table_path, "-q", "age", "-q", "zip", "-s", "disease",
-                       "--report", report)  # fmt: skip
+    code, out, _ = run(
+        capsys, "assess", table_path, "-q", "age", "-q", "zip", "-s", "disease", "--report", report
+    )
     assert code == 0 and "k-anonymity" in out and report.exists()
     assert "<svg" in report.read_text()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from veil.cli import assess as _assess  # noqa: F401  registers `veil assess`
+from veil.cli import dp as _dp  # noqa: F401  registers `veil dp`
+from veil.cli import ledger as _ledger  # noqa: F401  registers `veil ledger`
 from veil.cli.app import app
 from veil.cli.app import main as _main
 

@@ -1,0 +1,255 @@
+"""veil.anonymity vs pyCANON and the bare polars group-by floor, on 1M rows (and 10M).
+
+Two shapes, each with one and two sensitive attributes:
+
+- Adult-like: the UCI Adult table (../shared/data/adult.csv) resampled to 1M rows;
+  quasi-identifiers age, education, marital-status, occupation, sex,
+  native-country (tens of thousands of classes).
+- High-cardinality: generated patients with exact birth date and 5-digit ZIP
+  among the quasi-identifiers (hundreds of thousands of classes).
+
+Measured: the floor ``df.group_by(quasi).len()``, veil's ``assess`` (all nine
+techniques, metrics and risk), and pyCANON's nine technique calls on the same
+data (run once each: they take seconds to minutes). Peak memory of ``assess``
+in a fresh process, and a 10M-row Parquet file assessed lazily.
+
+Usage: python benchmarks/bench_assess.py [--quick]   (--quick: 100k rows, no 10M run)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import veil.anonymity as va
+from harness import SHARED_DATA, best_time, markdown_table, update_section
+
+ADULT_QUASI = ["age", "education", "marital-status", "occupation", "sex", "native-country"]
+HIGH_QUASI = ["birth_date", "zip", "sex", "ethnicity", "marital_status", "education"]
+PYCANON_CAP = 60.0  # seconds per pyCANON call; a capped total is a lower bound (">")
+PYCANON_NINE = [
+    ("k_anonymity", False),
+    ("alpha_k_anonymity", True),
+    ("l_diversity", True),
+    ("entropy_l_diversity", True),
+    ("recursive_c_l_diversity", True),
+    ("t_closeness", True),
+    ("basic_beta_likeness", True),
+    ("enhanced_beta_likeness", True),
+    ("delta_disclosure", True),
+]
+
+
+def adult_like(n: int, seed: int = 0) -> pl.DataFrame:
+    adult = pl.read_csv(SHARED_DATA / "adult.csv")
+    return adult[np.random.default_rng(seed).integers(0, adult.height, n)]
+
+
+def high_cardinality(n: int, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = rng.integers(0, 365 * 70, n).astype("timedelta64[D]")
+    zips = np.char.add("0", (2100 + rng.integers(0, 30, n)).astype(str))
+    return pl.DataFrame(
+        {
+            "birth_date": np.datetime64("1940-01-01") + days,
+            "zip": zips,
+            "sex": rng.choice(["F", "M"], n),
+            "ethnicity": rng.choice(
+                ["White", "Black", "Hispanic", "Asian", "Other"], n, p=[0.6, 0.15, 0.12, 0.08, 0.05]
+            ),
+            "marital_status": rng.choice(["Married", "Never", "Divorced", "Widowed"], n),
+            "education": rng.choice(["Primary", "Secondary", "Higher"], n),
+            "diagnosis": rng.choice([f"D{i:02d}" for i in range(20)], n),
+            "length_of_stay": rng.integers(1, 31, n),
+        }
+    )
+
+
+_PYCANON_CHILD = """
+import json, sys, time, polars as pl, pycanon.anonymity as pa
+path, name = sys.argv[1], sys.argv[2]
+quasi, sensitive = json.loads(sys.argv[3]), json.loads(sys.argv[4])
+frame = pl.read_parquet(path).to_pandas()
+fn = getattr(pa, name)
+start = time.perf_counter()
+fn(frame, quasi, sensitive) if sensitive else fn(frame, quasi)
+print(time.perf_counter() - start)
+"""
+
+
+def time_pycanon(
+    path: Path, quasi: list[str], sensitive: list[str], cap: float
+) -> tuple[float, bool]:
+    """pyCANON's nine calls, each in a fresh process stopped after ``cap`` seconds.
+
+    Returns the total and whether any call hit the cap (the total is then a lower bound).
+    """
+    total, capped = 0.0, False
+    for name, needs_sensitive in PYCANON_NINE:
+        args = [
+            sys.executable,
+            "-c",
+            _PYCANON_CHILD,
+            str(path),
+            name,
+            json.dumps(quasi),
+            json.dumps(sensitive if needs_sensitive else []),
+        ]
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=cap)
+            elapsed = float(out.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            elapsed, capped = cap, True
+        print(f"     pyCANON {name}: {'>' if elapsed >= cap else ''}{elapsed:.1f} s", flush=True)
+        total += elapsed
+    return total, capped
+
+
+_MEMORY_CHILD = """
+import json, sys, polars as pl
+import veil.anonymity as va
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+path, lazy = sys.argv[1], sys.argv[4]
+quasi, sensitive = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+if lazy == "lazy":
+    data, size = path, None
+else:
+    data = pl.read_parquet(path); size = data.estimated_size()
+    va.assess(data.head(1000), quasi, sensitive)  # import and warm-up costs are not the run
+base = rss("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak to the current size
+import time; start = time.perf_counter()
+va.assess(data, quasi, sensitive)
+seconds = time.perf_counter() - start
+print(json.dumps({"extra": rss("VmHWM:") - base, "table": size, "seconds": seconds}))
+"""
+
+
+def peak_memory(path: Path, quasi: list[str], sensitive: list[str], *, lazy: bool) -> dict:
+    """Run ``assess`` in a fresh process; peak resident memory above the loaded table."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _MEMORY_CHILD,
+            str(path),
+            json.dumps(quasi),
+            json.dumps(sensitive),
+            "lazy" if lazy else "eager",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(quick: bool) -> None:
+    n = 100_000 if quick else 1_000_000
+    shapes = {
+        "Adult-like": (adult_like(n), ADULT_QUASI, ["salary-class"], ["salary-class", "race"]),
+        "high-cardinality": (
+            high_cardinality(n),
+            HIGH_QUASI,
+            ["diagnosis"],
+            ["diagnosis", "length_of_stay"],
+        ),
+    }
+    rows, memory_rows = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape, (frame, quasi, one, two) in shapes.items():
+            classes = frame.group_by(quasi).len().height
+            path = Path(tmp) / f"{shape}.parquet"
+            frame.write_parquet(path)
+            floor = best_time(lambda f=frame, q=quasi: f.group_by(q).len(), repeat=5)
+            for sensitive in (one, two):
+                print(f"== {shape}, sensitive {sensitive}", flush=True)
+                ours = best_time(lambda f=frame, q=quasi, s=sensitive: va.assess(f, q, s))
+                if shape == "high-cardinality" and len(sensitive) > 1:
+                    # pyCANON's per-class loops take tens of minutes here; one run suffices.
+                    theirs, capped = math.nan, False
+                else:
+                    theirs, capped = time_pycanon(path, quasi, sensitive, cap=PYCANON_CAP)
+                at_least = ">" if capped else ""
+                rows.append(
+                    [
+                        shape,
+                        f"{n:,}",
+                        f"{classes:,}",
+                        ", ".join(sensitive),
+                        f"{floor:.3f}",
+                        f"{ours:.3f}",
+                        f"{ours / floor:.2f}x",
+                        f"{at_least}{theirs:.1f}",
+                        f"{at_least}{theirs / ours:,.0f}x",
+                    ]
+                )
+                mem = peak_memory(path, quasi, sensitive, lazy=False)
+                memory_rows.append(
+                    [
+                        shape,
+                        ", ".join(sensitive),
+                        f"{mem['table'] / 2**20:.0f}",
+                        f"{mem['extra'] / 2**20:.0f}",
+                        f"{mem['extra'] / mem['table']:.2f}x",
+                    ]
+                )
+        big = ""
+        if not quick:
+            path = Path(tmp) / "adult-10M.parquet"
+            tenth = adult_like(1_000_000, seed=1)
+            pl.concat([tenth] * 10).write_parquet(path)  # 10M rows, written once, read lazily
+            size_1m = tenth.estimated_size()
+            del tenth
+            mem = peak_memory(path, ADULT_QUASI, ["salary-class"], lazy=True)
+            big = (
+                f"\n10M rows (Adult-like, Parquet file read lazily with polars' streaming "
+                f"engine): `assess` took {mem['seconds']:.1f} s with a peak of "
+                f"{mem['extra'] / 2**20:.0f} MiB above the interpreter, while the table "
+                f"would take about {10 * size_1m / 2**20:.0f} MiB in memory.\n"
+            )
+    text = (
+        "## Anonymity assessment (`benchmarks/bench_assess.py`)\n\n"
+        "`assess` computes all nine techniques, pyCANON's metrics and the risk measures. "
+        "Floor: polars `df.group_by(quasi).len()` on the same in-memory table. pyCANON: "
+        "its nine technique functions called once each on the same table (pandas), each in "
+        f"its own process stopped after {PYCANON_CAP:.0f} s: a total marked > hit that cap "
+        "and is a lower bound, as is its ratio (nan: not run, it would take tens of minutes)."
+        "\n\n"
+        + markdown_table(
+            [
+                "shape",
+                "rows",
+                "classes",
+                "sensitive",
+                "floor s",
+                "veil assess s",
+                "veil / floor",
+                "pyCANON nine s",
+                "pyCANON / veil",
+            ],
+            rows,
+        )
+        + "\n\nPeak memory of `assess` in a fresh process, above the loaded table:\n\n"
+        + markdown_table(
+            ["shape", "sensitive", "table MiB", "extra peak MiB", "extra / table"], memory_rows
+        )
+        + "\n"
+        + big
+    )
+    update_section("assess", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

@@ -1,0 +1,84 @@
+"""`veil ledger`: register a dataset's privacy budget, show what is spent and left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from veil.cli.app import app
+from veil.ledger import DEFAULT_LEDGER, Ledger
+
+__all__ = ["ledger_app"]
+
+ledger_app = typer.Typer(
+    help="The privacy ledger: budgets per dataset and every DP release.",
+    no_args_is_help=True,
+)
+app.add_typer(ledger_app, name="ledger")
+
+LEDGER_OPTION = typer.Option(
+    Path(DEFAULT_LEDGER), "--ledger", help="The ledger file (SQLite).", show_default=True
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON for machines.")
+TIMEOUT_OPTION = typer.Option(
+    30.0, "--lock-timeout", help="Seconds to wait for another process's release."
+)
+REPORT_OPTION = typer.Option(None, "--report", help="Also write an HTML report here.")
+
+
+@ledger_app.command("init")
+def init(
+    name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    epsilon: float = typer.Option(..., "--epsilon", help="Total epsilon budget of the dataset."),
+    delta: float = typer.Option(..., "--delta", help="Total delta budget (0 for pure DP)."),
+    description: str = typer.Option("", "--description", help="What the dataset is."),
+    ledger: Path = LEDGER_OPTION,
+    json: bool = JSON_OPTION,
+    lock_timeout: float = TIMEOUT_OPTION,
+) -> None:
+    """Register dataset NAME with its total privacy budget (creates the ledger if needed)."""
+    with Ledger(ledger, create=True, timeout=lock_timeout) as book:
+        status = book.add_dataset(name, epsilon=epsilon, delta=delta, description=description)
+    if json:
+        typer.echo(status.to_json())
+    else:
+        status.print()
+
+
+@ledger_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    ledger: Path = LEDGER_OPTION,
+    json: bool = JSON_OPTION,
+    report: Path | None = REPORT_OPTION,
+    lock_timeout: float = TIMEOUT_OPTION,
+) -> None:
+    """Show the budget of NAME: spent and remaining epsilon."""
+    with Ledger(ledger, timeout=lock_timeout) as book:
+        status = book.status(name)
+    if report is not None:
+        status.save_html(report)
+    if json:
+        typer.echo(status.to_json())
+    else:
+        status.print()
+
+
+@ledger_app.command("history")
+def history(
+    name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    ledger: Path = LEDGER_OPTION,
+    json: bool = JSON_OPTION,
+    report: Path | None = REPORT_OPTION,
+    lock_timeout: float = TIMEOUT_OPTION,
+) -> None:
+    """List every release made from NAME, with its privacy loss."""
+    with Ledger(ledger, timeout=lock_timeout) as book:
+        result = book.history(name)
+    if report is not None:
+        result.save_html(report)
+    if json:
+        typer.echo(result.to_json())
+    else:
+        result.print()
