@@ -99,9 +99,15 @@ def _check_path(path: Path) -> None:
 
 
 def _nan_to_null(frame: pl.DataFrame | pl.LazyFrame) -> Any:
-    """Make float NaN a missing value, so that every missing value is one polars null."""
+    """Make float NaN a missing value, so that every missing value is one polars null.
+
+    An eager table is copied only in the columns that do hold a NaN.
+    """
     schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
     floats = [name for name, dtype in schema.items() if dtype.is_float()]
+    if floats and isinstance(frame, pl.DataFrame):
+        has_nan = frame.select(pl.col(floats).is_nan().any()).row(0)
+        floats = [name for name, nan in zip(floats, has_nan, strict=True) if nan]
     if not floats:
         return frame
     return frame.with_columns(pl.col(floats).fill_nan(None))

@@ -15,7 +15,7 @@ body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:
 h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 .sub{color:#666} table{border-collapse:collapse;margin:1em 0;width:100%}
 th,td{padding:.3em .6em;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
-th:first-child,td:first-child{text-align:left} th{background:#f6f6f6}
+th:first-child,td:first-child,td.t{text-align:left} th{background:#f6f6f6}
 caption{font-weight:bold;text-align:left;padding:.3em 0}
 p.note{color:#444} p.good{color:#176b2c} p.warn{color:#8a5a00;font-weight:600}
 svg.chart{width:100%;max-width:640px;height:auto;display:block;margin:1em 0}
@@ -30,7 +30,14 @@ def _block(block: object) -> str:
     if isinstance(block, Table):
         head = "".join(f"<th>{escape(str(c))}</th>" for c in block.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{escape(cell(v))}</td>" for v in row) + "</tr>"
+            "<tr>"
+            + "".join(
+                f'<td class="t">{escape(v)}</td>'
+                if isinstance(v, str)
+                else f"<td>{escape(cell(v))}</td>"
+                for v in row
+            )
+            + "</tr>"
             for row in block.rows
         )
         caption = f"<caption>{escape(block.title)}</caption>" if block.title else ""
