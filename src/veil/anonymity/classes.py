@@ -315,6 +315,7 @@ def build_class_table(
     sensitive_cols = as_column_list(sensitive, what="sensitive attributes")
     frame, _ = to_polars(data, lazy_files=True)
     streaming = isinstance(frame, pl.LazyFrame)
+    engine = "streaming" if streaming else "auto"
     lazy = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
     schema = dict(lazy.collect_schema())
     _check_columns(schema, quasi_cols, sensitive_cols, need_sensitive=need_sensitive)
@@ -323,7 +324,7 @@ def build_class_table(
         if sensitive_cols:
             found = lazy.select(
                 pl.len().alias(COUNT), *(pl.col(s).unique().implode() for s in sensitive_cols)
-            ).collect()
+            ).collect(engine=engine)
             if found[COUNT][0] == 0:
                 raise DataError("the table has no rows; nothing to assess")
             for s in sensitive_cols:
@@ -341,7 +342,7 @@ def build_class_table(
         for i, (values, _) in enumerate(dense.values()):
             aggregations += _dense_aggregations(i + 1, pl.col(f"{_CODE}{i}"), len(values))
         query = coded.group_by(quasi_cols).agg(aggregations)
-        classes = query.collect(engine="streaming" if streaming else "auto")
+        classes = query.collect(engine=engine)
     except pl.exceptions.PolarsError as err:
         raise DataError(f"could not read the table: {str(err).splitlines()[0]}") from err
     n_rows = int(classes[SIZE].sum()) if classes.height else 0

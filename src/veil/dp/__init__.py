@@ -10,7 +10,7 @@ every release charged to the dataset's budget in the ledger (:mod:`veil.ledger`)
     ledger.add_dataset("patients", epsilon=1.0, delta=1e-6)
     r = vdp.mean("patients.csv", "age", bounds=(0, 120), epsilon=0.5,
                  dataset="patients", ledger=ledger)
-    r.value, r.ci_low, r.ci_high
+    r.value, r.ci_low[0], r.ci_high[0]     # one interval per released value
 
 Noise comes from OpenDP's exact samplers; randomized response from the
 operating system's secure source. No function has a default epsilon.
