@@ -1,10 +1,15 @@
-"""Equivalence classes and the one count table every anonymity measure derives from.
+"""Equivalence classes and the count table every anonymity measure derives from.
 
-A table is read once: one ``group_by(quasi-identifiers + sensitive attributes)``
-gives the *joint count table*, one row per distinct combination with its number
-of records. Everything else (class sizes, each sensitive attribute's
-distribution inside each class, the table-wide distribution) is computed from
-that table, which is never larger than the data and usually far smaller.
+Each sensitive attribute is first coded by the rank of its value (one small
+pass for the distinct values). Then one ``group_by(quasi-identifiers)`` pass
+gives, for every class, its size and the number of records holding each
+sensitive value (one scalar sum per value: cheap inside a polars group-by,
+where list aggregations are not). Those counts become per-attribute *views*:
+(class, value, count) rows sorted by class and value, from which all nine
+techniques, the metrics and the risk measures are computed in numpy.
+Attributes with more than ``DENSE_VALUES`` values, and pyCANON's
+``gen=False`` mode, take one more grouped pass (the joint table of
+quasi-identifiers and attribute).
 
 Missing values: a missing value (null, or NaN in a float column) is a value of
 its own. Records with a missing ZIP code form a class together; a missing
