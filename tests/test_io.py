@@ -77,3 +77,11 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path) -> None:
 def test_write_into_missing_folder(tmp_path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         write_table(FRAME, tmp_path / "no" / "out.csv")
+
+
+def test_codes_with_leading_zeros_stay_text(tmp_path) -> None:
+    path = tmp_path / "zips.csv"
+    path.write_text("zip,age,id\n02139,30,7\n10001,41,12\n00501,52,3\n")
+    table = read_table(path)
+    assert table["zip"].to_list() == ["02139", "10001", "00501"]
+    assert table.schema["age"] == pl.Int64 and table.schema["id"] == pl.Int64

@@ -76,17 +76,43 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] > 0 else ","
 
 
-def _csv_options(path: Path, delimiter: str | None, encoding: str | None) -> tuple[str, str]:
+def _csv_options(
+    path: Path, delimiter: str | None, encoding: str | None
+) -> tuple[str, str, dict[str, Any]]:
+    """Delimiter, encoding and the columns to keep as text, from the file's first 64 KiB."""
     with open(path, "rb") as fh:
         raw = fh.read(_SNIFF_BYTES)
     if not raw.strip():
         raise DataError(f"{path} is empty: expected a header line and at least one row")
     enc = encoding or _sniff_encoding(raw)
+    text = raw.decode(enc, errors="replace")
     if delimiter is None:
-        delimiter = _sniff_delimiter(raw.decode(enc, errors="replace"))
+        delimiter = _sniff_delimiter(text)
     if len(delimiter) != 1:
         raise ParameterError(f"delimiter must be one character; got {delimiter!r}")
-    return delimiter, enc
+    return delimiter, enc, _leading_zero_columns(text, delimiter, complete=len(raw) < _SNIFF_BYTES)
+
+
+def _leading_zero_columns(text: str, delimiter: str, *, complete: bool) -> dict[str, Any]:
+    """Columns of digits written with leading zeros (ZIP codes, ids): they stay text.
+
+    Read as numbers, "02139" would become 2139 and lose what it identifies.
+    """
+    if not complete:
+        text = text[: text.rfind("\n") + 1]
+    try:
+        sample = pl.read_csv(
+            _stdio.BytesIO(text.encode("utf-8")), separator=delimiter, infer_schema=False
+        )
+    except pl.exceptions.PolarsError:
+        return {}
+    keep = {}
+    for name in sample.columns:
+        column = sample[name].drop_nulls()
+        digits = column.str.contains(r"^[+-]?\d+$")
+        if len(column) and digits.all() and column.str.contains(r"^[+-]?0\d").any():
+            keep[name] = pl.String
+    return keep
 
 
 def _check_path(path: Path) -> None:
@@ -134,14 +160,17 @@ def scan_table(
         elif suffix in _IPC_SUFFIXES or kind == "ipc":
             lazy = pl.scan_ipc(path)
         else:
-            sep, enc = _csv_options(path, delimiter, encoding)
+            sep, enc, text_columns = _csv_options(path, delimiter, encoding)
+            options = {
+                "separator": sep,
+                "infer_schema_length": 10_000,
+                "schema_overrides": text_columns,
+            }
             if enc.replace("_", "-").lower() in {"utf-8", "utf8", "ascii"}:
-                lazy = pl.scan_csv(path, separator=sep, infer_schema_length=10_000)
+                lazy = pl.scan_csv(path, **options)
             else:
                 text = path.read_bytes().decode(enc)
-                lazy = pl.read_csv(
-                    _stdio.BytesIO(text.encode("utf-8")), separator=sep, infer_schema_length=10_000
-                ).lazy()
+                lazy = pl.read_csv(_stdio.BytesIO(text.encode("utf-8")), **options).lazy()
         schema = lazy.collect_schema()
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as err:
         raise DataError(f"could not read {str(path)!r}: {_first_line(err)}") from err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from veil.cli import anonymize as _anonymize  # noqa: F401  registers `veil anonymize`
 from veil.cli import assess as _assess  # noqa: F401  registers `veil assess`
 from veil.cli import dp as _dp  # noqa: F401  registers `veil dp`
 from veil.cli import ledger as _ledger  # noqa: F401  registers `veil ledger`

@@ -1,0 +1,259 @@
+"""The table as the search sees it: integer codes per level, distinct combinations, NCP weights.
+
+Global recoding never needs the rows themselves: two rows with the same
+quasi-identifier values and the same sensitive values stay together at every
+node of the lattice. The search therefore runs on the *items*, the distinct
+(quasi-identifiers, sensitive attributes) combinations with their row counts
+(Kohlmayer et al. 2012 evaluate nodes on such a compressed table too), and each
+hierarchy becomes integer arrays: for every level, leaf code -> group code.
+
+The normalized certainty penalty of a value generalized to a group
+(Xu et al. 2006) is computed here once per leaf and level: for a numeric or
+date column, the range of the group's values over the column's range; for any
+other column, (values in the group - 1) / (values in the column - 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from veil.anonymize.builders import default_hierarchy
+from veil.anonymize.hierarchies import Hierarchy, as_hierarchy, level_names, validate_table
+from veil.errors import ColumnError
+
+__all__ = ["EncodedTable", "QuasiEncoding", "dense_codes", "encode_table"]
+
+# Per-level item arrays are cached while they hold at most this many cells.
+_CACHE_CELLS = 20_000_000
+
+
+@dataclass
+class QuasiEncoding:
+    """One quasi-identifier's hierarchy as arrays over its leaf codes.
+
+    Attributes
+    ----------
+    name
+        The column.
+    hierarchy
+        The materialised hierarchy: ``value``, ``level_1 .. level_H``; row ``i``
+        is leaf code ``i``.
+    maps
+        ``maps[h][leaf]``: the group code of a leaf at level ``h`` (level 0 is the identity).
+    labels
+        ``labels[h]``: the label of each group code at level ``h`` (a polars Series).
+    ncp
+        ``ncp[h][leaf]``: normalized certainty penalty of the leaf at level ``h``.
+    numeric
+        Whether the column is numeric or temporal (range-based NCP).
+    """
+
+    name: str
+    hierarchy: pl.DataFrame
+    maps: list[np.ndarray]
+    labels: list[pl.Series]
+    ncp: list[np.ndarray]
+    numeric: bool
+
+    @property
+    def height(self) -> int:
+        """Number of levels, the raw value included."""
+        return len(self.maps)
+
+    @property
+    def groups(self) -> list[int]:
+        """Number of groups at each level."""
+        return [len(lab) for lab in self.labels]
+
+
+@dataclass
+class EncodedTable:
+    """Rows reduced to distinct items, with codes for the quasi-identifiers and sensitive values."""
+
+    quasi: list[QuasiEncoding]
+    sensitive: list[str]
+    row_leaf: np.ndarray  # (rows, m) leaf code of each row per quasi-identifier
+    row_item: np.ndarray  # (rows,) item of each row
+    leaf: np.ndarray  # (items, m) leaf codes of each item
+    weight: np.ndarray  # (items,) rows per item
+    sa_codes: list[np.ndarray]  # per sensitive attribute, (items,) value code
+    sa_values: list[pl.Series]  # per sensitive attribute, value of each code (sorted)
+    sa_numeric: list[bool]
+    level_ncp: list[np.ndarray]  # per quasi-identifier, (levels,) summed NCP of all rows
+
+    def __post_init__(self) -> None:
+        self._groups: dict[tuple[int, int], np.ndarray] = {}
+        self._wncp: dict[tuple[int, int], np.ndarray] = {}
+        cells = self.leaf.shape[0] * sum(q.height for q in self.quasi)
+        self._cache = cells <= _CACHE_CELLS
+        self.group_counts = [q.groups for q in self.quasi]
+
+    def item_groups(self, j: int, h: int) -> np.ndarray:
+        """Group code at level ``h`` of quasi-identifier ``j`` for every item (cached)."""
+        got = self._groups.get((j, h))
+        if got is None:
+            got = self.quasi[j].maps[h][self.leaf[:, j]]
+            if self._cache:
+                self._groups[j, h] = got
+        return got
+
+    def item_weighted_ncp(self, j: int, h: int) -> np.ndarray:
+        """Rows times NCP at level ``h`` of quasi-identifier ``j`` for every item (cached)."""
+        got = self._wncp.get((j, h))
+        if got is None:
+            got = self.weight * self.quasi[j].ncp[h][self.leaf[:, j]]
+            if self._cache:
+                self._wncp[j, h] = got
+        return got
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row_item.shape[0])
+
+    @property
+    def heights(self) -> list[int]:
+        return [q.height for q in self.quasi]
+
+
+def dense_codes(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Combine integer code columns into one code per row, dense when cheap.
+
+    A mixed-radix key is built column by column and re-densified (np.unique)
+    whenever it would pass 2**40, so it never overflows. Returns the codes and
+    their upper bound (codes lie in ``[0, bound)``; some may be unused).
+    """
+    key = np.zeros(columns[0].shape[0] if columns else 0, dtype=np.int64)
+    bound = 1
+    for col, size in zip(columns, sizes, strict=True):
+        if bound * size >= 1 << 40:
+            uniq, key = np.unique(key, return_inverse=True)
+            bound = len(uniq)
+        key = key * size + col
+        bound *= size
+    if bound > max(4 * key.shape[0], 1 << 16):
+        uniq, key = np.unique(key, return_inverse=True)
+        bound = len(uniq)
+    return key, bound
+
+
+def _leaf_ncp(table: pl.DataFrame, maps: list[np.ndarray], numeric: bool) -> list[np.ndarray]:
+    n = table.height
+    ncps = []
+    if numeric:
+        x = table["value"].to_physical().cast(pl.Float64).to_numpy()
+        valid = ~np.isnan(x)
+        span = float(np.nanmax(x) - np.nanmin(x)) if valid.any() else 0.0
+    for codes in maps:
+        groups = int(codes.max()) + 1 if n else 0
+        if numeric and span > 0:
+            hi = np.full(groups, -np.inf)
+            lo = np.full(groups, np.inf)
+            np.maximum.at(hi, codes[valid], x[valid])
+            np.minimum.at(lo, codes[valid], x[valid])
+            width = np.where(np.isfinite(hi), hi - lo, 0.0) / span
+            # A group holding a missing value with others is as vague as the whole column.
+            mixed = np.bincount(codes, minlength=groups) > np.bincount(
+                codes[valid], minlength=groups
+            )
+            mixed &= np.bincount(codes[valid], minlength=groups) > 0
+            width = np.where(mixed, 1.0, width)
+        else:
+            size = np.bincount(codes, minlength=groups)
+            width = (size - 1) / (n - 1) if n > 1 else np.zeros(groups)
+        ncps.append(np.asarray(width, dtype=np.float64)[codes])
+    return ncps
+
+
+def _encode_quasi(name: str, values: pl.Series, spec: Hierarchy) -> QuasiEncoding:
+    table = spec.table(values)
+    validate_table(table, name)
+    table = table.sort("value", nulls_last=True)
+    maps = [np.arange(table.height, dtype=np.int64)]
+    labels = [table["value"]]
+    for level in level_names(table.width - 1):
+        col = table[level]
+        distinct = col.unique(maintain_order=True)
+        maps.append(_codes_of(col, distinct))
+        labels.append(distinct)
+    numeric = values.dtype.is_numeric() or values.dtype.is_temporal()
+    ncp = _leaf_ncp(table, maps, numeric)
+    return QuasiEncoding(name, table, maps, labels, ncp, numeric)
+
+
+def encode_table(
+    frame: pl.DataFrame,
+    quasi: Sequence[str],
+    sensitive: Sequence[str],
+    hierarchies: Mapping[str, Any] | None,
+) -> EncodedTable:
+    """Encode the quasi-identifiers through their hierarchies and reduce rows to items.
+
+    Parameters
+    ----------
+    frame
+        The table (polars).
+    quasi, sensitive
+        Column names.
+    hierarchies
+        Column -> hierarchy (anything :func:`as_hierarchy` accepts); a
+        quasi-identifier without one gets :func:`default_hierarchy`.
+    """
+    hierarchies = dict(hierarchies or {})
+    unknown = [c for c in hierarchies if c not in quasi]
+    if unknown:
+        raise ColumnError(
+            f"a hierarchy is given for {unknown[0]!r}, which is not a quasi-identifier; "
+            f"quasi-identifiers are: {', '.join(quasi)}"
+        )
+    encodings: list[QuasiEncoding] = []
+    row_leaf = np.empty((frame.height, len(quasi)), dtype=np.int64)
+    for j, name in enumerate(quasi):
+        values = frame[name]
+        spec = hierarchies.get(name)
+        hier = as_hierarchy(spec, name) if spec is not None else default_hierarchy(values)
+        enc = _encode_quasi(name, values, hier)
+        encodings.append(enc)
+        row_leaf[:, j] = _codes_of(values, enc.hierarchy["value"])
+    sa_codes_rows, sa_values, sa_numeric = [], [], []
+    for name in sensitive:
+        values = frame[name]
+        distinct = values.unique().sort(nulls_last=True)
+        sa_codes_rows.append(_codes_of(values, distinct))
+        sa_values.append(distinct)
+        sa_numeric.append(values.dtype.is_numeric())
+    sizes = [e.hierarchy.height for e in encodings] + [len(v) for v in sa_values]
+    key, _ = dense_codes([*row_leaf.T, *sa_codes_rows], sizes)
+    _, first, row_item, weight = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    leaf = row_leaf[first]
+    level_ncp = [
+        np.array([float((weight * ncp[leaf[:, j]]).sum()) for ncp in enc.ncp])
+        for j, enc in enumerate(encodings)
+    ]
+    return EncodedTable(
+        quasi=encodings,
+        sensitive=list(sensitive),
+        row_leaf=row_leaf,
+        row_item=row_item.astype(np.int64),
+        leaf=leaf,
+        weight=weight.astype(np.int64),
+        sa_codes=[c[first] for c in sa_codes_rows],
+        sa_values=sa_values,
+        sa_numeric=sa_numeric,
+        level_ncp=level_ncp,
+    )
+
+
+def _codes_of(values: pl.Series, distinct: pl.Series) -> np.ndarray:
+    """Position of each value in ``distinct`` (sorted, nulls last), as int64."""
+    lookup = pl.DataFrame({"v": distinct, "code": np.arange(len(distinct), dtype=np.int64)})
+    joined = pl.DataFrame({"v": values}).join(
+        lookup, on="v", how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined["code"].to_numpy()

@@ -1,0 +1,171 @@
+"""`veil anonymize`: make a table k-anonymous, l-diverse, t-close... with the least loss."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from veil.cli.app import app, fail
+from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns
+
+
+def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta):  # noqa: E741
+    from veil.anonymize import (
+        AlphaKAnonymity,
+        BetaLikeness,
+        DeltaDisclosure,
+        EntropyLDiversity,
+        KAnonymity,
+        LDiversity,
+        RecursiveCLDiversity,
+        TCloseness,
+    )
+
+    models = []
+    if alpha is not None:
+        models.append(AlphaKAnonymity(alpha, k or 1))
+    elif k is not None:
+        models.append(KAnonymity(k))
+    if l is not None:
+        models.append(LDiversity(l))
+    if entropy_l is not None:
+        models.append(EntropyLDiversity(entropy_l))
+    if recursive_cl is not None:
+        c, _, ell = recursive_cl.partition(",")
+        try:
+            models.append(RecursiveCLDiversity(float(c), int(ell)))
+        except ValueError:
+            fail(f"--recursive-cl takes 'c,l' such as 3,2; got {recursive_cl!r}")
+    if t is not None:
+        models.append(TCloseness(t))
+    if beta is not None:
+        models.append(BetaLikeness(beta))
+    if enhanced_beta is not None:
+        models.append(BetaLikeness(enhanced_beta, enhanced=True))
+    if delta is not None:
+        models.append(DeltaDisclosure(delta))
+    if not models:
+        fail("give at least one privacy model, e.g. --k 10 (and --l 2, --t 0.2 ...)")
+    return models
+
+
+def _hierarchies(specs: list[str] | None) -> dict[str, object]:
+    from veil.anonymize.builders import hierarchy_from_spec
+
+    out: dict[str, object] = {}
+    for spec in specs or []:
+        column, sep, value = spec.partition("=")
+        if not sep or not column.strip() or not value.strip():
+            fail(f"--hierarchy takes COLUMN=FILE (or COLUMN=interval:5,10...); got {spec!r}")
+        out[column.strip()] = hierarchy_from_spec(value.strip())
+    return out
+
+
+def _same_file(a: str, b: str) -> bool:
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return os.path.samefile(pa, pb)
+    return pa.resolve() == pb.resolve()
+
+
+@app.command()
+def anonymize(
+    file: Annotated[str, typer.Argument(help="Table to anonymize: CSV, TSV, Parquet or Arrow.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Where to write the anonymized table.")
+    ],
+    quasi: Quasi = None,
+    sensitive: Sensitive = None,
+    identifier: Annotated[
+        list[str] | None,
+        typer.Option("--identifier", help="Direct identifier columns, removed from the output."),
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="k-anonymity: rows per class.")] = None,
+    l: Annotated[  # noqa: E741
+        int | None, typer.Option("--l", help="l-diversity: distinct sensitive values per class.")
+    ] = None,
+    entropy_l: Annotated[
+        int | None, typer.Option("--entropy-l", help="Entropy l-diversity.")
+    ] = None,
+    recursive_cl: Annotated[
+        str | None, typer.Option("--recursive-cl", help="Recursive (c,l)-diversity, as 'c,l'.")
+    ] = None,
+    t: Annotated[float | None, typer.Option("--t", help="t-closeness (EMD bound).")] = None,
+    alpha: Annotated[
+        float | None, typer.Option("--alpha", help="(alpha,k)-anonymity with --k.")
+    ] = None,
+    beta: Annotated[float | None, typer.Option("--beta", help="Basic beta-likeness.")] = None,
+    enhanced_beta: Annotated[
+        float | None, typer.Option("--enhanced-beta", help="Enhanced beta-likeness.")
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="delta-disclosure privacy.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="optimal (global recoding) or mondrian.")
+    ] = "optimal",
+    relaxed: Annotated[
+        bool, typer.Option("--relaxed", help="Mondrian: relaxed instead of strict partitioning.")
+    ] = False,
+    hierarchy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hierarchy",
+            help="COLUMN=FILE (ARX CSV) or COLUMN=interval:5,10 | round:1,0 | date:month,year "
+            "| mask | suppress (repeatable).",
+        ),
+    ] = None,
+    suppression: Annotated[
+        float, typer.Option("--suppression", help="Largest share of rows that may be removed.")
+    ] = 0.05,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Also measure classifier accuracy on this column."),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (detected when omitted).")
+    ] = None,
+    json: Json = False,
+    report: ReportPath = None,
+) -> None:
+    """Generalize and suppress quasi-identifiers until the privacy models hold."""
+    from veil.anonymize import Anonymizer
+    from veil.io import read_table, write_table
+
+    for path, what in ((output, "output"), (report, "report")):
+        if path and _same_file(file, path):
+            fail(f"the {what} path {path!r} is the input file; choose another so the input is kept")
+    quasi_cols = columns(quasi, what="quasi-identifiers")
+    if not quasi_cols:
+        fail("give the quasi-identifier columns with -q, e.g. -q age,sex,zip")
+    models = _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
+    data = read_table(file, delimiter=delimiter)
+    anonymizer = Anonymizer(
+        models,
+        hierarchies=_hierarchies(hierarchy) or None,
+        suppression=suppression,
+        method=method,
+        strict=not relaxed,
+        target=target,
+    )
+    anonymizer.fit(
+        data,
+        quasi_cols,
+        columns(sensitive, what="sensitive attributes"),
+        identifier=columns(identifier, what="identifiers"),
+    )
+    result = anonymizer.result_
+    assert result.table is not None
+    write_table(result.table, output)
+    if report:
+        result.save_html(report)
+    if json:
+        typer.echo(result.to_json())
+    else:
+        result.print()
+        typer.echo(f"anonymized table written to {output}")
+        if report:
+            typer.echo(f"HTML report written to {report}")
