@@ -16,8 +16,8 @@ def beta_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """Largest relative gain (q - p) / p of a sensitive value's share inside a class."""
     worst = -np.inf
     for view in table.views(others_as_quasi=others_as_quasi):
-        p = view.totals / view.n_rows
-        q = view.count / view.sizes[view.row_class]
+        p = view.table_share
+        q = view.share
         # Values absent from a class give -1 and never win: some present value has q >= p.
         worst = max(worst, float(((q - p[view.value]) / p[view.value]).max()))
     return worst
@@ -27,8 +27,8 @@ def enhanced_beta_of(table: ClassTable, *, others_as_quasi: bool = False) -> flo
     """pyCANON's enhanced beta: per attribute, max over values of min(beta, -ln p)."""
     worst = -np.inf
     for view in table.views(others_as_quasi=others_as_quasi):
-        p = view.totals / view.n_rows
-        q = view.count / view.sizes[view.row_class]
+        p = view.table_share
+        q = view.share
         beta = float(((q - p[view.value]) / p[view.value]).max())
         worst = max(worst, max(min(beta, float(x)) for x in -np.log(p)))
     return worst

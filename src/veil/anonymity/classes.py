@@ -1,15 +1,13 @@
-"""Equivalence classes and the count table every anonymity measure derives from.
+"""Equivalence classes, and the count rows every anonymity measure derives from.
 
 Each sensitive attribute is first coded by the rank of its value (one small
-pass for the distinct values). Then one ``group_by(quasi-identifiers)`` pass
-gives, for every class, its size and the number of records holding each
-sensitive value (one scalar sum per value: cheap inside a polars group-by,
-where list aggregations are not). Those counts become per-attribute *views*:
-(class, value, count) rows sorted by class and value, from which all nine
-techniques, the metrics and the risk measures are computed in numpy.
-Attributes with more than ``DENSE_VALUES`` values, and pyCANON's
-``gen=False`` mode, take one more grouped pass (the joint table of
-quasi-identifiers and attribute).
+pass over that column for its distinct values). Then the table is grouped once
+by the quasi-identifiers, by one of two exact strategies
+(:mod:`veil.anonymity.counting`): in memory, class ids from one window
+expression and counting in numpy; for files and LazyFrames, one streaming
+group-by. The result, per sensitive attribute, is a *view*: (class, value,
+count) rows sorted by class and value, from which all nine techniques, the
+metrics and the risk measures are computed.
 
 Missing values: a missing value (null, or NaN in a float column) is a value of
 its own. Records with a missing ZIP code form a class together; a missing
@@ -27,101 +25,22 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from veil.anonymity import counting
+from veil.anonymity.counting import SIZE, count_grouped, count_in_memory, count_joint, value_codes
+from veil.anonymity.views import SensitiveView, view_from_rows
 from veil.errors import ColumnError, DataError, ParameterError
 from veil.io import to_polars
 from veil.roles import as_column_list
 
-__all__ = ["ClassTable", "SensitiveView", "build_class_table", "equivalence_classes"]
+__all__ = [
+    "SIZE",
+    "ClassTable",
+    "SensitiveView",
+    "build_class_table",
+    "equivalence_classes",
+]
 
-COUNT = "__veil_n"
-SIZE = "size"
-_CODE = "__veil_code"
-_CLASS = "__veil_class"
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
-
-
-@dataclass(frozen=True)
-class SensitiveView:
-    """Equivalence classes seen from one sensitive attribute.
-
-    Rows are the (class, value) pairs present in the data, sorted by class and,
-    inside a class, by value: ``starts[c]`` is the first row of class ``c``.
-    Values are indexed in the table-wide sorted order (nulls last), the order
-    pyCANON's ``np.unique`` uses.
-    """
-
-    attribute: str
-    keys: tuple[str, ...]
-    sizes: np.ndarray  # records per class (int64)
-    starts: np.ndarray  # first row of each class (int64)
-    value: np.ndarray  # per row: index into ``values`` (int64)
-    count: np.ndarray  # per row: records of that value in that class (int64)
-    values: pl.Series  # distinct values, sorted, nulls last
-    totals: np.ndarray  # records per value over the whole table (int64)
-    n_rows: int
-    ordered: bool  # numeric or temporal: distances follow the value order
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.sizes)
-
-    @property
-    def distinct(self) -> np.ndarray:
-        """Number of distinct values in each class."""
-        return np.diff(np.append(self.starts, len(self.value)))
-
-    @property
-    def row_class(self) -> np.ndarray:
-        """Class index of each row."""
-        return np.repeat(np.arange(self.n_classes), self.distinct)
-
-    def class_rows(self, c: int) -> tuple[np.ndarray, np.ndarray]:
-        """Value indices and counts of class ``c``, sorted by value."""
-        lo = self.starts[c]
-        hi = self.starts[c + 1] if c + 1 < self.n_classes else len(self.value)
-        return self.value[lo:hi], self.count[lo:hi]
-
-    def distinct_patterns(self, classes: np.ndarray, *, with_values: bool) -> list[int]:
-        """One class per distinct content among ``classes``.
-
-        Content is the class's count sequence in value order, plus the values
-        themselves when ``with_values``: classes with equal content give equal
-        metric values, so exact recomputation needs only one of each.
-        """
-        picked: list[int] = []
-        distinct = self.distinct[classes]
-        for d in np.unique(distinct):
-            group = classes[distinct == d]
-            rows = self.starts[group][:, None] + np.arange(d)[None, :]
-            content = self.count[rows]
-            if with_values:
-                content = np.concatenate([content, self.value[rows]], axis=1)
-            _, first = np.unique(content, axis=0, return_index=True)
-            picked.extend(int(c) for c in group[first])
-        return picked
-
-
-#: Above this many distinct values, a sensitive attribute's per-class counts
-#: come from the joint (quasi + sensitive) table instead of one column per value.
-DENSE_VALUES = 64
-_CHUNK = 1 << 16
-
-
-def _value_codes(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Expr]:
-    """Sorted distinct values, and an expression mapping each row to its value's index.
-
-    Missing values, when present, are the last value.
-    """
-    present = values.drop_nulls()
-    m = len(present)
-    col = pl.col(values.name)
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-        code = col.cast(pl.String).cast(pl.Enum(present.cast(pl.String).to_list())).to_physical()
-    else:
-        code = col.replace_strict(
-            present, pl.Series(np.arange(m, dtype=np.uint32)), default=None, return_dtype=pl.UInt32
-        )
-    return values, code.cast(pl.UInt32).fill_null(m)
 
 
 def _check_columns(
@@ -150,92 +69,45 @@ def _check_columns(
             )
 
 
-def _dense_columns(index: int, m: int) -> list[str]:
-    return [f"__veil_{index}_{j}" for j in range(m)]
-
-
-def _dense_aggregations(index: int, code: pl.Expr, m: int) -> list[pl.Expr]:
-    """One count per sensitive value: cheap scalar sums inside a single group_by."""
-    return [
-        (code == j).sum().cast(pl.Int64).alias(name)
-        for j, name in enumerate(_dense_columns(index, m))
-    ]
-
-
-def _view_from_rows(
-    attribute: str,
-    keys: Sequence[str],
-    cls: np.ndarray,
-    value: np.ndarray,
-    count: np.ndarray,
-    n_classes: int,
-    values: pl.Series,
-    n_rows: int,
-    ordered: bool,
-) -> SensitiveView:
-    """Assemble a view from (class, value, count) rows already sorted by class and value."""
-    starts = np.searchsorted(cls, np.arange(n_classes)).astype(np.int64)
-    sizes = np.add.reduceat(count, starts) if len(starts) else np.zeros(0, np.int64)
-    totals = np.bincount(value, weights=count, minlength=len(values)).astype(np.int64)
-    return SensitiveView(
-        attribute=attribute,
-        keys=tuple(keys),
-        sizes=sizes.astype(np.int64),
-        starts=starts,
-        value=value.astype(np.int64),
-        count=count.astype(np.int64),
-        values=values,
-        totals=totals,
-        n_rows=n_rows,
-        ordered=ordered,
-    )
-
-
-def _dense_to_rows(frame: pl.DataFrame, columns: list[str]) -> tuple[np.ndarray, ...]:
-    """Non-zero cells of the class-by-value count columns, in chunks to bound memory."""
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for offset in range(0, frame.height, _CHUNK):
-        matrix = frame.slice(offset, _CHUNK).select(columns).to_numpy()
-        cls, value = np.nonzero(matrix)
-        parts.append((cls + offset, value, matrix[cls, value]))
-    if not parts:
-        return tuple(np.zeros(0, np.int64) for _ in range(3))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
-
-
 @dataclass(frozen=True)
 class ClassTable:
-    """The equivalence classes of a table and, lazily, each sensitive attribute's view of them.
+    """The equivalence classes of a table and, on demand, each sensitive attribute's view.
 
-    One ``group_by(quasi)`` pass over the data gives the classes, their sizes
-    and, for each sensitive attribute with at most ``DENSE_VALUES`` values, its
-    count per class (one scalar sum per value). Attributes with more values,
-    and the ``others_as_quasi`` mode, take one more grouped pass each.
+    ``memory`` is the table itself when it was given in memory (the window
+    strategy), None for files and LazyFrames (the streaming group-by).
     """
 
     source: pl.LazyFrame
-    streaming: bool
+    memory: pl.DataFrame | None
     quasi: tuple[str, ...]
     sensitive: tuple[str, ...]
     n_rows: int
     schema: dict[str, pl.DataType]
-    frame: pl.DataFrame  # one row per class: quasi columns and SIZE
     codes: dict[str, tuple[pl.Series, pl.Expr]]
+    counted: counting.Counted
     _views: dict[tuple[str, bool], SensitiveView] = field(
         default_factory=dict, repr=False, compare=False
     )
 
-    def _collect(self, query: pl.LazyFrame) -> pl.DataFrame:
-        return query.collect(engine="streaming" if self.streaming else "auto")
+    @property
+    def engine(self) -> str:
+        return "auto" if self.memory is not None else "streaming"
 
     def class_sizes(self) -> np.ndarray:
         """Records per equivalence class over the quasi-identifiers."""
-        return self.frame[SIZE].to_numpy().astype(np.int64)
+        return self.counted.sizes
 
     def classes(self) -> pl.DataFrame:
-        """The equivalence classes with their sizes, largest first."""
+        """The equivalence classes: quasi-identifier values and size, largest first."""
         keys = list(self.quasi)
-        return self.frame.select(*keys, SIZE).sort(
+        if self.counted.frame is not None:
+            frame = self.counted.frame
+        else:
+            assert self.memory is not None and self.counted.first_rows is not None
+            frame = self.memory.select(keys)[self.counted.first_rows].with_columns(
+                pl.Series(SIZE, self.counted.sizes)
+            )
+        return frame.select(*keys, SIZE).sort(
             [SIZE, *keys], descending=[True] + [False] * len(keys), nulls_last=True
         )
 
@@ -258,39 +130,19 @@ class ClassTable:
         if others_as_quasi:
             keys += [s for s in self.sensitive if s != attribute]
         values, code = self.codes[attribute]
-        if len(values) <= DENSE_VALUES:
-            columns = _dense_columns(0, len(values))
-            frame = self._collect(
-                self.source.with_columns(code.alias(_CODE))
-                .group_by(keys)
-                .agg(_dense_aggregations(0, pl.col(_CODE), len(values)))
-            )
-            cls, value, count = _dense_to_rows(frame, columns)
-            n_classes = frame.height
+        found: counting.Counted | None = None
+        if not others_as_quasi:
+            found = self.counted
+        elif self.memory is not None:
+            found = count_in_memory(self.memory, keys, {attribute: (values, code)})
+        elif len(values) <= counting.DENSE_VALUES:
+            found = count_grouped(self.source, keys, {attribute: (values, code)}, self.engine)
+        if found is not None and attribute in found.rows:
+            n_classes, rows = len(found.sizes), found.rows[attribute]
         else:
-            joint = self._collect(
-                self.source.group_by([*keys, code.alias(_CODE)]).agg(
-                    pl.len().cast(pl.Int64).alias(COUNT)
-                )
-            )
-            classes = joint.select(keys).unique().with_row_index(_CLASS)
-            joint = joint.join(classes, on=keys, how="left", nulls_equal=True)
-            cls = joint[_CLASS].to_numpy().astype(np.int64)
-            value = joint[_CODE].to_numpy().astype(np.int64)
-            count = joint[COUNT].to_numpy()
-            order = np.lexsort((value, cls))
-            cls, value, count = cls[order], value[order], count[order]
-            n_classes = classes.height
-        view = _view_from_rows(
-            attribute,
-            keys,
-            cls,
-            value,
-            count,
-            n_classes,
-            values,
-            self.n_rows,
-            self._ordered(attribute),
+            n_classes, rows = count_joint(self.source, keys, code, self.engine)
+        view = view_from_rows(
+            attribute, keys, *rows, n_classes, values, self.n_rows, self._ordered(attribute)
         )
         self._views[(attribute, others_as_quasi)] = view
         return view
@@ -319,18 +171,18 @@ def build_class_table(
     quasi_cols = as_column_list(quasi, what="quasi-identifiers")
     sensitive_cols = as_column_list(sensitive, what="sensitive attributes")
     frame, _ = to_polars(data, lazy_files=True)
-    streaming = isinstance(frame, pl.LazyFrame)
-    engine = "streaming" if streaming else "auto"
-    lazy = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
+    memory = frame if isinstance(frame, pl.DataFrame) else None
+    lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
+    engine = "auto" if memory is not None else "streaming"
     schema = dict(lazy.collect_schema())
     _check_columns(schema, quasi_cols, sensitive_cols, need_sensitive=need_sensitive)
     try:
         codes = {}
         if sensitive_cols:
             found = lazy.select(
-                pl.len().alias(COUNT), *(pl.col(s).unique().implode() for s in sensitive_cols)
+                pl.len().alias(SIZE), *(pl.col(s).unique().implode() for s in sensitive_cols)
             ).collect(engine=engine)
-            if found[COUNT][0] == 0:
+            if found[SIZE][0] == 0:
                 raise DataError("the table has no rows; nothing to assess")
             for s in sensitive_cols:
                 values = found[s][0].sort(nulls_last=True).alias(s)
@@ -338,42 +190,36 @@ def build_class_table(
                     raise DataError(
                         f"column {s!r} holds only missing values; drop it from the roles or fill it"
                     )
-                codes[s] = _value_codes(values, schema[s])
-        aggregations = [pl.len().cast(pl.Int64).alias(SIZE)]
-        dense = {s: c for s, c in codes.items() if len(c[0]) <= DENSE_VALUES}
-        coded = lazy.with_columns(
-            code.alias(f"{_CODE}{i}") for i, (_, code) in enumerate(dense.values())
-        )
-        for i, (values, _) in enumerate(dense.values()):
-            aggregations += _dense_aggregations(i + 1, pl.col(f"{_CODE}{i}"), len(values))
-        query = coded.group_by(quasi_cols).agg(aggregations)
-        classes = query.collect(engine=engine)
+                codes[s] = value_codes(values, schema[s])
+        if memory is not None and codes:
+            counted = count_in_memory(memory, quasi_cols, codes)
+        else:
+            counted = count_grouped(lazy, quasi_cols, codes, engine)
     except pl.exceptions.PolarsError as err:
         raise DataError(f"could not read the table: {str(err).splitlines()[0]}") from err
-    n_rows = int(classes[SIZE].sum()) if classes.height else 0
+    n_rows = int(counted.sizes.sum())
     if n_rows == 0:
         raise DataError("the table has no rows; nothing to assess")
     for col in quasi_cols:
-        if classes[col].null_count() == classes.height:
+        if memory is not None:
+            missing = memory[col].null_count() == n_rows
+        else:  # every class is all-null in the column only if every row is
+            frame = counted.frame
+            missing = frame is not None and frame[col].null_count() == frame.height
+        if missing:
             raise DataError(
                 f"column {col!r} holds only missing values; drop it from the roles or fill it"
             )
-    table = ClassTable(
+    return ClassTable(
         source=lazy,
-        streaming=streaming,
+        memory=memory,
         quasi=tuple(quasi_cols),
         sensitive=tuple(sensitive_cols),
         n_rows=n_rows,
         schema={c: schema[c] for c in [*quasi_cols, *sensitive_cols]},
-        frame=classes.select(*quasi_cols, SIZE),
         codes=codes,
+        counted=counted,
     )
-    for i, (s, (values, _)) in enumerate(dense.items()):
-        cls, value, count = _dense_to_rows(classes, _dense_columns(i + 1, len(values)))
-        table._views[(s, False)] = _view_from_rows(
-            s, quasi_cols, cls, value, count, classes.height, values, n_rows, table._ordered(s)
-        )
-    return table
 
 
 def equivalence_classes(data: Any, quasi: str | Sequence[str]) -> pl.DataFrame:

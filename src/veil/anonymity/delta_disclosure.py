@@ -16,8 +16,8 @@ def delta_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """Largest |ln(q / p)| over the sensitive values present in any class."""
     worst = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
-        p = view.totals / view.n_rows
-        q = view.count / view.sizes[view.row_class]
+        p = view.table_share
+        q = view.share
         worst = max(worst, float(np.abs(np.log(q / p[view.value])).max()))
     return worst
 

@@ -19,7 +19,7 @@ def alpha_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """Largest share any one sensitive value takes inside any class."""
     worst = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
-        share = view.count / view.sizes[view.row_class]
+        share = view.share
         worst = max(worst, float(share.max()))
     return worst
 

@@ -24,7 +24,7 @@ def l_of(table: ClassTable, *, others_as_quasi: bool = False) -> int:
 
 
 def _class_entropy(view: SensitiveView) -> np.ndarray:
-    share = view.count / view.sizes[view.row_class]
+    share = view.share
     return -np.add.reduceat(share * np.log(share), view.starts)
 
 

@@ -92,18 +92,18 @@ def _size_distribution(sizes: np.ndarray) -> list[dict[str, Any]]:
 
 def _population_sizes(table: ClassTable, population: Any) -> tuple[np.ndarray, np.ndarray]:
     """Population and sample size of each sample class."""
-    pop = build_class_table(population, list(table.quasi), need_sensitive=False)
+    pop_classes = build_class_table(population, list(table.quasi), need_sensitive=False).classes()
     sample = table.classes()
     keys = list(table.quasi)
-    mismatched = [k for k in keys if sample.schema[k] != pop.frame.schema[k]]
+    mismatched = [k for k in keys if sample.schema[k] != pop_classes.schema[k]]
     if mismatched:
         k = mismatched[0]
         raise DataError(
-            f"column {k!r} is {sample.schema[k]} in the table but {pop.frame.schema[k]} in the "
+            f"column {k!r} is {sample.schema[k]} in the table but {pop_classes.schema[k]} in the "
             "population; give both the same type"
         )
     joined = sample.join(
-        pop.frame.rename({SIZE: "population"}), on=keys, how="left", nulls_equal=True
+        pop_classes.rename({SIZE: "population"}), on=keys, how="left", nulls_equal=True
     )
     short = joined.filter(pl.col("population").is_null() | (pl.col("population") < pl.col("size")))
     if short.height:

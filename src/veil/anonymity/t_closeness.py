@@ -28,7 +28,7 @@ def _ordered_emd(view: SensitiveView) -> np.ndarray:
     cum_p = np.cumsum(view.totals / view.n_rows)
     prefix = np.concatenate([[0.0], np.cumsum(cum_p)])  # prefix[i] = sum_{j<i} P(j)
     value = view.value  # sorted by class, then value
-    share = view.count / view.sizes[view.row_class]
+    share = view.share
     level = np.cumsum(share)  # running Q, reset per class below
     level -= np.repeat(level[view.starts] - share[view.starts], view.distinct)
     first = np.zeros(len(value), dtype=bool)
@@ -50,8 +50,8 @@ def _ordered_emd(view: SensitiveView) -> np.ndarray:
 
 def _equal_emd(view: SensitiveView) -> np.ndarray:
     """EMD per class under the equal distance: half the L1 distance of the distributions."""
-    p = view.totals / view.n_rows
-    share = view.count / view.sizes[view.row_class]
+    p = view.table_share
+    share = view.share
     present = np.add.reduceat(np.abs(share - p[view.value]), view.starts)
     absent = 1.0 - np.add.reduceat(p[view.value], view.starts)
     return 0.5 * (present + np.maximum(absent, 0.0))
