@@ -154,3 +154,17 @@ def test_bad_input_leaves_ledger_unchanged(
 def test_bad_queries(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         Query(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 70_000, 200_003])
+def test_fixed_point_sum_is_the_exact_per_row_map(rows: int) -> None:
+    """The chunked sum equals clamp-scale-truncate applied row by row, summed in integers."""
+    from veil.dp.queries import FixedPoint, fixed_sum
+
+    values = np.random.default_rng(rows).normal(10, 80, rows)  # many outside the bounds
+    frame = pl.DataFrame({"x": values})
+    total, grid = fixed_sum(frame, "x", (-50.0, 120.0))
+    expected = frame.select(grid.expr(pl.col("x").clip(-50.0, 120.0)).sum()).item() or 0
+    assert total == expected
+    assert grid == FixedPoint(120.0)
+    assert abs(total * grid.step - np.clip(values, -50, 120).sum()) <= rows * grid.step
