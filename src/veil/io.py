@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from veil.errors import DataError, ParameterError
@@ -132,11 +133,18 @@ def _nan_to_null(frame: pl.DataFrame | pl.LazyFrame) -> Any:
     schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
     floats = [name for name, dtype in schema.items() if dtype.is_float()]
     if floats and isinstance(frame, pl.DataFrame):
-        has_nan = frame.select(pl.col(floats).is_nan().any()).row(0)
-        floats = [name for name, nan in zip(floats, has_nan, strict=True) if nan]
+        floats = [name for name in floats if _has_nan(frame.get_column(name))]
     if not floats:
         return frame
     return frame.with_columns(pl.col(floats).fill_nan(None))
+
+
+def _has_nan(series: pl.Series) -> bool:
+    """Whether a float column holds a NaN; one reduction pass, no temporary column."""
+    if series.null_count() or not len(series):
+        return bool(series.is_nan().any())
+    # NaN propagates through min, and to_numpy shares the column's memory here.
+    return bool(np.isnan(np.min(series.to_numpy())))
 
 
 def scan_table(
