@@ -85,3 +85,16 @@ def test_codes_with_leading_zeros_stay_text(tmp_path) -> None:
     table = read_table(path)
     assert table["zip"].to_list() == ["02139", "10001", "00501"]
     assert table.schema["age"] == pl.Int64 and table.schema["id"] == pl.Int64
+
+
+def test_written_files_follow_the_umask_or_keep_their_mode(tmp_path) -> None:
+    new = tmp_path / "new.csv"
+    write_table(FRAME, new)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    existing = tmp_path / "existing.csv"
+    existing.write_text("old\n")
+    existing.chmod(0o640)
+    write_table(FRAME, existing)
+    assert existing.stat().st_mode & 0o777 == 0o640

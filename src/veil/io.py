@@ -297,6 +297,15 @@ def from_polars(frame: pl.DataFrame, source: TableSource) -> Any:
     return frame
 
 
+def _final_mode(target: Path) -> int:
+    """An overwritten file keeps its mode; a new one gets the user's umask (not mkstemp's 0600)."""
+    if target.exists():
+        return target.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it over ``target`` on success.
@@ -312,6 +321,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _final_mode(target))
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
