@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from veil.cli.app import app, fail
-from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns
+from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns, emit
 
 
 def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta):  # noqa: E741
@@ -160,12 +160,6 @@ def anonymize(
     result = anonymizer.result_
     assert result.table is not None
     write_table(result.table, output)
-    if report:
-        result.save_html(report)
-    if json:
-        typer.echo(result.to_json())
-    else:
-        result.print()
+    emit(result, json=json, report=report)
+    if not json:
         typer.echo(f"anonymized table written to {output}")
-        if report:
-            typer.echo(f"HTML report written to {report}")

@@ -8,7 +8,7 @@ import typer
 
 from veil.anonymity import assess as assess_table
 from veil.cli.app import app, fail
-from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns
+from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns, emit
 
 
 @app.command()
@@ -72,11 +72,4 @@ def assess(
         population=population,
         risk_threshold=risk_threshold,
     )
-    if report:
-        result.save_html(report)
-    if json:
-        typer.echo(result.to_json())
-    else:
-        result.print()
-        if report:
-            typer.echo(f"HTML report written to {report}")
+    emit(result, json=json, report=report)

@@ -8,6 +8,7 @@ import typer
 
 from veil.cli.app import app, fail
 from veil.cli.ledger import JSON_OPTION, LEDGER_OPTION, REPORT_OPTION, TIMEOUT_OPTION
+from veil.cli.options import emit
 from veil.dp import Query, release
 from veil.ledger import Ledger
 
@@ -116,9 +117,4 @@ def query(
             max_contributions=max_contributions,
             alpha=alpha,
         )
-    if report is not None:
-        result.save_html(report)
-    if json:
-        typer.echo(result.to_json())
-    else:
-        result.print()
+    emit(result, json=json, report=report)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from veil.cli.app import app
+from veil.cli.options import emit
 from veil.ledger import DEFAULT_LEDGER, Ledger
 
 __all__ = ["ledger_app"]
@@ -40,10 +41,7 @@ def init(
     """Register dataset NAME with its total privacy budget (creates the ledger if needed)."""
     with Ledger(ledger, create=True, timeout=lock_timeout) as book:
         status = book.add_dataset(name, epsilon=epsilon, delta=delta, description=description)
-    if json:
-        typer.echo(status.to_json())
-    else:
-        status.print()
+    emit(status, json=json)
 
 
 @ledger_app.command("show")
@@ -57,12 +55,7 @@ def show(
     """Show the budget of NAME: spent and remaining epsilon."""
     with Ledger(ledger, timeout=lock_timeout) as book:
         status = book.status(name)
-    if report is not None:
-        status.save_html(report)
-    if json:
-        typer.echo(status.to_json())
-    else:
-        status.print()
+    emit(status, json=json, report=report)
 
 
 @ledger_app.command("history")
@@ -76,9 +69,4 @@ def history(
     """List every release made from NAME, with its privacy loss."""
     with Ledger(ledger, timeout=lock_timeout) as book:
         result = book.history(name)
-    if report is not None:
-        result.save_html(report)
-    if json:
-        typer.echo(result.to_json())
-    else:
-        result.print()
+    emit(result, json=json, report=report)
