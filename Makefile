@@ -25,7 +25,6 @@ $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 
 demo: $(VENV)/.core
 	$(VENV)/bin/veil assess --example --report demo-report.html
-	@echo "HTML report written to demo-report.html"
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
