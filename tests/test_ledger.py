@@ -135,6 +135,27 @@ def test_locked_ledger_is_a_clear_error(ledger_path: Path) -> None:
         assert book.status("patients").releases == 0
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the OS write lock is POSIX (fcntl)")
+def test_writer_lock_held_elsewhere_is_a_clear_error(ledger_path: Path) -> None:
+    import fcntl
+
+    fd = os.open(f"{ledger_path}.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another writer is in its transaction
+    try:
+        with (
+            Ledger(ledger_path, timeout=0.2) as book,
+            pytest.raises(VeilError, match="locked by another process"),
+            book.release("patients", PrivacyLoss.pure(0.1), what="x", mechanism="m"),
+        ):
+            pass  # pragma: no cover
+    finally:
+        os.close(fd)
+    with Ledger(ledger_path) as book:  # free again: the release goes through
+        with book.release("patients", PrivacyLoss.pure(0.1), what="x", mechanism="m"):
+            pass
+        assert book.status("patients").releases == 1
+
+
 _CRASH = """
 import os, sys, time
 from veil.dp.accountant import PrivacyLoss

@@ -23,19 +23,14 @@ import json
 import math
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:  # POSIX: writers queue on an OS lock; elsewhere on SQLite's busy handler alone
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
 from veil.dp.accountant import PrivacyLoss, check_delta, check_epsilon, compose
 from veil.errors import BudgetExceededError, DataError, ParameterError, VeilError
+from veil.ledger.locking import write_lock
 from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord
 
 __all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease"]
@@ -344,39 +339,8 @@ class Ledger:
 
     # -- releases ------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _writer(self) -> Iterator[None]:
-        """Hold the ledger's OS write lock (``<ledger>.lock``) for one write transaction.
-
-        SQLite alone makes a waiting writer sleep up to 100 ms between retries,
-        so concurrent releases crawl; an advisory lock polled every few
-        milliseconds hands the ledger over as soon as it is free. SQLite's own
-        locking still guarantees correctness; this lock only orders writers.
-        """
-        try:
-            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:  # a read-only folder: SQLite's locking alone still holds
-            fd = -1
-        if fcntl is None or fd < 0:
-            yield
-            return
-        try:
-            deadline, pause = time.monotonic() + self.timeout, 0.0005
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise VeilError(
-                            f"ledger {str(self.path)!r} is locked by another process (waited "
-                            f"{self.timeout:g} s); try again, or wait longer with --lock-timeout"
-                        ) from None
-                    time.sleep(pause)
-                    pause = min(2 * pause, 0.005)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+    def _writer(self) -> contextlib.AbstractContextManager[None]:
+        return write_lock(self.path, self.timeout)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
