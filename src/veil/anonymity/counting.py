@@ -77,7 +77,7 @@ def _pairs(cls: np.ndarray, code: np.ndarray, n_classes: int, m: int) -> Rows:
         counts = np.bincount(key, minlength=n_classes * m)
         found = np.flatnonzero(counts)
         return found // m, found % m, counts[found]
-    key = pl.Series(key).sort().to_numpy()
+    key = np.sort(key)
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     found = key[starts]
     return found // m, found % m, np.diff(np.append(starts, len(key)))
