@@ -80,23 +80,23 @@ def view_from_rows(
     """Assemble a view from (class, value, count) rows already sorted by class and value."""
     # Rows are sorted by class and every class has at least one: starts are where it changes.
     starts = np.flatnonzero(np.concatenate([[True], cls[1:] != cls[:-1]])) if len(cls) else cls
-    starts = starts.astype(np.int64)
+    starts = starts.astype(np.int64, copy=False)
     sizes = np.add.reduceat(count, starts) if len(starts) else np.zeros(0, np.int64)
-    totals = np.bincount(value, weights=count, minlength=len(values)).astype(np.int64)
+    totals = np.bincount(value, weights=count, minlength=len(values)).astype(np.int64, copy=False)
     distinct = np.diff(np.append(starts, len(value)))
     return SensitiveView(
         attribute=attribute,
         keys=tuple(keys),
-        sizes=sizes.astype(np.int64),
+        sizes=sizes.astype(np.int64, copy=False),
         starts=starts,
-        value=value.astype(np.int64),
-        count=count.astype(np.int64),
+        value=value.astype(np.int64, copy=False),
+        count=count.astype(np.int64, copy=False),
         values=values,
         totals=totals,
         n_rows=n_rows,
         ordered=ordered,
         distinct=distinct,
-        row_class=cls.astype(np.int64),
+        row_class=cls.astype(np.int64, copy=False),
         share=count / sizes[cls],
         table_share=totals / n_rows,
     )
