@@ -7,30 +7,36 @@ from typing import Any
 
 import numpy as np
 
-from veil.anonymity.classes import ClassTable, build_class_table
+from veil.anonymity.classes import ClassTable, SensitiveView, build_class_table
 
 __all__ = ["basic_beta_likeness", "enhanced_beta_likeness"]
 
 
+def _beta(view: SensitiveView) -> float:
+    """Largest (q - p) / p over the values present in the view's classes."""
+    p = view.table_share
+    worst = -np.inf
+    if view.n_classes:
+        shared = p[view.value]
+        worst = float(((view.share - shared) / shared).max())
+    if view.n_lone:  # a record alone in its class: q = 1/1
+        lone = p[view.lone_values()]
+        worst = max(worst, float(((1.0 - lone) / lone).max()))
+    return worst
+
+
 def beta_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """Largest relative gain (q - p) / p of a sensitive value's share inside a class."""
-    worst = -np.inf
-    for view in table.views(others_as_quasi=others_as_quasi):
-        p = view.table_share
-        q = view.share
-        # Values absent from a class give -1 and never win: some present value has q >= p.
-        worst = max(worst, float(((q - p[view.value]) / p[view.value]).max()))
-    return worst
+    # Values absent from a class give -1 and never win: some present value has q >= p.
+    return max(_beta(view) for view in table.views(others_as_quasi=others_as_quasi))
 
 
 def enhanced_beta_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """pyCANON's enhanced beta: per attribute, max over values of min(beta, -ln p)."""
     worst = -np.inf
     for view in table.views(others_as_quasi=others_as_quasi):
-        p = view.table_share
-        q = view.share
-        beta = float(((q - p[view.value]) / p[view.value]).max())
-        worst = max(worst, max(min(beta, float(x)) for x in -np.log(p)))
+        beta = _beta(view)
+        worst = max(worst, max(min(beta, float(x)) for x in -np.log(view.table_share)))
     return worst
 
 

@@ -1,13 +1,14 @@
 """Equivalence classes, and the count rows every anonymity measure derives from.
 
-Each sensitive attribute is first coded by the rank of its value (one small
-pass over that column for its distinct values). Then the table is grouped once
-by the quasi-identifiers, by one of two exact strategies
-(:mod:`veil.anonymity.counting`): in memory, class ids from one window
+Each sensitive attribute is coded by the rank of its value, and the table is
+grouped once, by one of three exact strategies (:mod:`veil.anonymity.counting`):
+in memory, one group-by on (quasi-identifiers, sensitive attributes) when a
+sample says those combinations are few, else class ids from one window
 expression and counting in numpy; for files and LazyFrames, one streaming
-group-by. The result, per sensitive attribute, is a *view*: (class, value,
-count) rows sorted by class and value, from which all nine techniques, the
-metrics and the risk measures are computed.
+group-by. The result, per sensitive attribute, is a *view*
+(:mod:`veil.anonymity.views`): (class, value, count) rows sorted by class and
+value, from which all nine techniques, the metrics and the risk measures are
+computed.
 
 Missing values: a missing value (null, or NaN in a float column) is a value of
 its own. Records with a missing ZIP code form a class together; a missing
@@ -26,7 +27,15 @@ import numpy as np
 import polars as pl
 
 from veil.anonymity import counting
-from veil.anonymity.counting import SIZE, count_grouped, count_in_memory, count_joint, value_codes
+from veil.anonymity.counting import (
+    SIZE,
+    count_by_pairs,
+    count_grouped,
+    count_in_memory,
+    count_joint,
+    estimated_combinations,
+    value_codes,
+)
 from veil.anonymity.views import SensitiveView, view_from_rows
 from veil.errors import ColumnError, DataError, ParameterError
 from veil.io import to_polars
@@ -41,6 +50,9 @@ __all__ = [
 ]
 
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
+_PAIRS_MIN_ROWS = 100_000  # below this, either strategy takes milliseconds
+_PAIRS_SAMPLE = 20_000
+_PAIRS_SHARE = 0.25
 
 
 def _check_columns(
@@ -67,6 +79,27 @@ def _check_columns(
                 f"column {col!r} holds {schema[col]} values; quasi-identifiers and sensitive "
                 "attributes must be plain values (numbers, strings, dates, booleans)"
             )
+
+
+def _check_values(codes: dict[str, tuple[pl.Series, pl.Expr]]) -> None:
+    for name, (values, _) in codes.items():
+        if values.null_count() == len(values):
+            raise DataError(
+                f"column {name!r} holds only missing values; drop it from the roles or fill it"
+            )
+
+
+def _few_combinations(frame: pl.DataFrame, columns: list[str]) -> bool:
+    """Whether (quasi-identifiers, sensitive) combinations are few enough to count first.
+
+    Counting them with one group-by and working on its result beats the
+    per-row window when there are several times fewer combinations than rows
+    (tables like Adult); near-unique tables take the window.
+    """
+    if frame.height < _PAIRS_MIN_ROWS:
+        return False
+    found = estimated_combinations(frame, columns, _PAIRS_SAMPLE)
+    return found <= _PAIRS_SHARE * frame.height
 
 
 @dataclass(frozen=True)
@@ -138,11 +171,21 @@ class ClassTable:
         elif len(values) <= counting.DENSE_VALUES:
             found = count_grouped(self.source, keys, {attribute: (values, code)}, self.engine)
         if found is not None and attribute in found.rows:
-            n_classes, rows = len(found.sizes), found.rows[attribute]
+            sizes, (cls, value, count, lone) = found.sizes, found.rows[attribute]
         else:
-            n_classes, rows = count_joint(self.source, keys, code, self.engine)
+            n_classes, (cls, value, count, lone) = count_joint(self.source, keys, code, self.engine)
+            sizes = np.bincount(cls, weights=count, minlength=n_classes).astype(np.int64)
         view = view_from_rows(
-            attribute, keys, *rows, n_classes, values, self.n_rows, self._ordered(attribute)
+            attribute,
+            keys,
+            cls,
+            value,
+            count,
+            sizes,
+            values,
+            self.n_rows,
+            self._ordered(attribute),
+            lone,
         )
         self._views[(attribute, others_as_quasi)] = view
         return view
@@ -170,6 +213,7 @@ def build_class_table(
     """
     quasi_cols = as_column_list(quasi, what="quasi-identifiers")
     sensitive_cols = as_column_list(sensitive, what="sensitive attributes")
+    columns = [*quasi_cols, *sensitive_cols]
     frame, _ = to_polars(data, lazy_files=True)
     memory = frame if isinstance(frame, pl.DataFrame) else None
     lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
@@ -177,22 +221,23 @@ def build_class_table(
     schema = dict(lazy.collect_schema())
     _check_columns(schema, quasi_cols, sensitive_cols, need_sensitive=need_sensitive)
     try:
-        codes = {}
-        if sensitive_cols:
+        codes: dict[str, tuple[pl.Series, pl.Expr]] = {}
+        if memory is not None and sensitive_cols and _few_combinations(memory, columns):
+            counted, codes = count_by_pairs(memory, quasi_cols, sensitive_cols, schema)
+            _check_values(codes)
+        elif sensitive_cols:
             found = lazy.select(
                 pl.len().alias(SIZE), *(pl.col(s).unique().implode() for s in sensitive_cols)
             ).collect(engine=engine)
             if found[SIZE][0] == 0:
                 raise DataError("the table has no rows; nothing to assess")
             for s in sensitive_cols:
-                values = found[s][0].sort(nulls_last=True).alias(s)
-                if values.null_count() == len(values):
-                    raise DataError(
-                        f"column {s!r} holds only missing values; drop it from the roles or fill it"
-                    )
-                codes[s] = value_codes(values, schema[s])
-        if memory is not None and codes:
-            counted = count_in_memory(memory, quasi_cols, codes)
+                codes[s] = value_codes(found[s][0].sort(nulls_last=True).alias(s), schema[s])
+            _check_values(codes)
+            if memory is not None:
+                counted = count_in_memory(memory, quasi_cols, codes)
+            else:
+                counted = count_grouped(lazy, quasi_cols, codes, engine)
         else:
             counted = count_grouped(lazy, quasi_cols, codes, engine)
     except pl.exceptions.PolarsError as err:

@@ -1,12 +1,16 @@
 """How the (class, value, count) rows of each sensitive attribute are counted.
 
-Two strategies, both exact, chosen by where the table lives:
+Three strategies, all exact, chosen by where the table lives and its shape:
 
-- *In memory* (an eager table): one window expression gives every row the
+- *Pairs first* (an eager table with few distinct (quasi-identifiers,
+  sensitive values) combinations, like Adult): one ``group_by`` on all of
+  them; the rest, sensitive values included, runs on its small result.
+- *In memory* (other eager tables): one window expression gives every row the
   index of its class's first row; numpy turns that into dense class ids in
-  one linear pass and counts (class, value) pairs with a bincount, or a sort
-  when classes are many. No per-value columns, so near-unique tables (most
-  classes of one record) cost about one polars group-by and little memory.
+  one linear pass and counts (class, value) pairs with a bincount, or, when
+  classes are many, tallies single-record classes per value and sorts the
+  rest. No per-value columns, so near-unique tables (most classes of one
+  record) cost about one polars group-by and little memory.
 - *Grouped* (a file or LazyFrame, possibly larger than memory): one streaming
   ``group_by(keys)`` with, per sensitive value, a scalar count (cheap where
   polars' list aggregations are not); attributes with more than
@@ -40,7 +44,9 @@ _CLASS = "__veil_class"
 _ROW = "__veil_row"
 _CHUNK = 1 << 16
 
-Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # class, value, count; sorted by class, value
+# class, value, count (sorted by class, value), and optionally the single-record
+# classes per value, the rows then covering only classes of two or more records.
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -70,50 +76,120 @@ def value_codes(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Ex
     return values, code.cast(pl.UInt32).fill_null(m)
 
 
-def _pairs(cls: np.ndarray, code: np.ndarray, n_classes: int, m: int) -> Rows:
-    """Count (class, value) pairs; rows come out sorted by class, then value."""
+def _pairs(
+    cls: np.ndarray,
+    code: np.ndarray,
+    n_classes: int,
+    m: int,
+    sizes: np.ndarray,
+    weight: np.ndarray | None = None,
+) -> Rows:
+    """Count (class, value) pairs, each row weighing ``weight`` records (default 1).
+
+    Rows come out sorted by class, then value. Few (class, value) cells: one
+    bincount over all of them. Many: records alone in their class are only
+    tallied per value, and the others sorted.
+    """
     key = cls * m + code
     if n_classes * m <= 4 * len(key):
-        counts = np.bincount(key, minlength=n_classes * m)
+        counts = np.bincount(key, weights=weight, minlength=n_classes * m).astype(np.int64)
         found = np.flatnonzero(counts)
-        return found // m, found % m, counts[found]
-    key = np.sort(key)
-    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        return found // m, found % m, counts[found], None
+    alone = sizes[cls] == 1
+    lone = np.bincount(code[alone], minlength=m).astype(np.int64, copy=False)
+    shared = ~alone
+    key = key[shared]
+    if weight is None:
+        key = np.sort(key)
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
+        count = np.diff(np.append(starts, len(key)))
+    else:
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
+        count = np.add.reduceat(weight[shared][order], starts) if len(key) else key
     found = key[starts]
-    return found // m, found % m, np.diff(np.append(starts, len(key)))
+    return found // m, found % m, count.astype(np.int64, copy=False), lone
 
 
 def count_in_memory(
-    frame: pl.DataFrame, keys: Sequence[str], codes: Mapping[str, tuple[pl.Series, pl.Expr]]
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    codes: Mapping[str, tuple[pl.Series, pl.Expr]],
+    weight: str | None = None,
 ) -> Counted:
-    """Class ids from a window expression, then counting in numpy."""
+    """Class ids from a window expression, then counting in numpy.
+
+    With ``weight``, each row of ``frame`` stands for that column's number of records.
+    """
     ids = frame.with_row_index(_ROW).select(
         pl.col(_ROW).min().over(list(keys)).alias(_ROW),
         *(code.alias(f"{_CODE}{i}") for i, (_, code) in enumerate(codes.values())),
+        *([pl.col(weight)] if weight else []),
     )
     first = ids[_ROW].to_numpy().astype(np.int64)
     is_first = first == np.arange(len(first))
     dense = np.cumsum(is_first) - 1  # classes numbered in order of first appearance
     cls = dense[first]
     n_classes = int(dense[-1]) + 1 if len(dense) else 0
+    w = ids[weight].to_numpy().astype(np.int64) if weight else None
+    sizes = np.bincount(cls, weights=w, minlength=n_classes).astype(np.int64)
     rows = {
-        name: _pairs(cls, ids[f"{_CODE}{i}"].to_numpy().astype(np.int64), n_classes, len(values))
+        name: _pairs(
+            cls, ids[f"{_CODE}{i}"].to_numpy().astype(np.int64), n_classes, len(values), sizes, w
+        )
         for i, (name, (values, _)) in enumerate(codes.items())
     }
-    sizes = np.bincount(cls, minlength=n_classes).astype(np.int64)
     return Counted(sizes=sizes, rows=rows, first_rows=np.flatnonzero(is_first))
+
+
+def estimated_combinations(frame: pl.DataFrame, columns: Sequence[str], sample: int) -> float:
+    """Estimated number of distinct ``columns`` combinations in ``frame``, from a sample.
+
+    Chao's (1984) estimator ``d + f1 (f1 - 1) / (2 (f2 + 1))`` on a random
+    sample of ``sample`` rows, ``d`` combinations seen, ``f1`` of them once and
+    ``f2`` twice. Only used to choose a counting strategy, never for results.
+    """
+    if frame.height <= sample:
+        return float(frame.select(list(columns)).n_unique())
+    part = frame.select(list(columns)).sample(sample, seed=0)
+    seen = part.group_by(list(columns)).len()["len"].to_numpy()
+    f1, f2 = int((seen == 1).sum()), int((seen == 2).sum())
+    return min(float(frame.height), len(seen) + f1 * (f1 - 1) / (2 * (f2 + 1)))
+
+
+def count_by_pairs(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    sensitive: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+) -> tuple[Counted, dict[str, tuple[pl.Series, pl.Expr]]]:
+    """Classes and counts from one ``group_by(keys + sensitive)`` of an in-memory table.
+
+    For tables with far fewer distinct (quasi-identifiers, sensitive values)
+    combinations than rows: everything after that group-by, the sensitive
+    values and their codes included, runs on its small result.
+    """
+    joint = frame.group_by([*keys, *sensitive]).agg(pl.len().cast(pl.Int64).alias(_COUNT))
+    codes = {s: value_codes(joint[s].unique().sort(nulls_last=True), dtypes[s]) for s in sensitive}
+    found = count_in_memory(joint, keys, codes, weight=_COUNT)
+    assert found.first_rows is not None
+    classes = joint.select(keys)[found.first_rows].with_columns(pl.Series(SIZE, found.sizes))
+    return Counted(sizes=found.sizes, rows=found.rows, frame=classes), codes
 
 
 def _dense_to_rows(frame: pl.DataFrame, columns: list[str]) -> Rows:
     """Non-zero cells of the class-by-value count columns, in chunks to bound memory."""
-    parts: list[Rows] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for offset in range(0, frame.height, _CHUNK):
         matrix = frame.slice(offset, _CHUNK).select(columns).to_numpy()
         cls, value = np.nonzero(matrix)
         parts.append((cls + offset, value, matrix[cls, value]))
     if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, None
+    cls, value, count = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return cls, value, count, None
 
 
 def count_grouped(
@@ -159,4 +235,4 @@ def count_joint(
     value = joint[_CODE].to_numpy().astype(np.int64)
     count = joint[_COUNT].to_numpy().astype(np.int64)
     order = np.lexsort((value, cls))
-    return classes.height, (cls[order], value[order], count[order])
+    return classes.height, (cls[order], value[order], count[order], None)

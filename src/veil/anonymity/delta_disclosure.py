@@ -17,8 +17,10 @@ def delta_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     worst = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
         p = view.table_share
-        q = view.share
-        worst = max(worst, float(np.abs(np.log(q / p[view.value])).max()))
+        if view.n_classes:
+            worst = max(worst, float(np.abs(np.log(view.share / p[view.value])).max()))
+        if view.n_lone:  # a record alone in its class: q = 1/1
+            worst = max(worst, float(np.abs(np.log(1.0 / p[view.lone_values()])).max()))
     return worst
 
 

@@ -19,8 +19,9 @@ def alpha_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     """Largest share any one sensitive value takes inside any class."""
     worst = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
-        share = view.share
-        worst = max(worst, float(share.max()))
+        if view.n_lone:
+            return 1.0  # a record alone in its class: its value is all of the class
+        worst = max(worst, float(view.share.max()))
     return worst
 
 

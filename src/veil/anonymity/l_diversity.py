@@ -20,10 +20,16 @@ _NEAR = 1e-9
 
 def l_of(table: ClassTable, *, others_as_quasi: bool = False) -> int:
     """Fewest distinct sensitive values in any class, over every sensitive attribute."""
-    return int(min(v.distinct.min() for v in table.views(others_as_quasi=others_as_quasi)))
+    views = table.views(others_as_quasi=others_as_quasi)
+    if any(v.n_lone for v in views):
+        return 1
+    return int(min(v.distinct.min() for v in views))
 
 
 def _class_entropy(view: SensitiveView) -> np.ndarray:
+    """Entropy of each shared class (single-record classes have entropy exactly 0)."""
+    if not view.n_classes:
+        return np.zeros(0)
     share = view.share
     return -np.add.reduceat(share * np.log(share), view.starts)
 
@@ -40,8 +46,9 @@ def entropy_l_of(table: ClassTable, *, others_as_quasi: bool = False) -> int:
     """floor(exp(H_min)), H_min the smallest class entropy of any sensitive attribute."""
     views = table.views(others_as_quasi=others_as_quasi)
     fast = [_class_entropy(v) for v in views]
-    low = min(float(h.min()) for h in fast)
-    exact: list[float] = []
+    lone = any(v.n_lone for v in views)
+    low = min([float(h.min()) for h in fast if h.size] + ([0.0] if lone else []))
+    exact: list[float] = [0.0] if lone else []  # one record: p = [1.0], entropy exactly 0
     for view, h in zip(views, fast, strict=True):
         near = h <= low + _NEAR * max(1.0, abs(low))
         if (near & (view.distinct == 1)).any():
@@ -62,6 +69,10 @@ def recursive_c_l_of(
         return math.nan, ell
     worst: float = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
+        if view.n_lone:
+            # A record alone in its class (possible here only with others_as_quasi):
+            # after its l - 1 >= 1 most frequent values nothing is left, so c = 1/0 + 1.
+            return math.inf, ell
         cls = view.row_class
         # Counts ascending inside each class, as pyCANON's np.sort gives them.
         order = np.lexsort((view.count, cls))

@@ -52,6 +52,8 @@ def average_class_size(data: Any, quasi: str | Sequence[str], *, original: Any =
 def classification_metric_of(table: ClassTable, attribute: str, original_rows: int) -> float:
     """Share of records whose class's majority value differs from theirs, plus suppressed ones."""
     view = table.view(attribute)
+    if not view.n_classes:  # every record alone in its class, and its class's majority
+        return float((original_rows - table.n_rows) / original_rows)
     top = np.maximum.reduceat(view.count, view.starts)
     # pyCANON leaves out every count equal to the class maximum (ties included).
     penalised = np.add.reduceat(

@@ -81,12 +81,20 @@ class RiskProfile:
         }
 
 
-def _size_distribution(sizes: np.ndarray) -> list[dict[str, Any]]:
+def _size_distribution(size: np.ndarray, classes: np.ndarray) -> list[dict[str, Any]]:
+    """Classes and records per size bin, from the number of ``classes`` of each ``size``."""
     rows = []
+    records = size * classes
     for lo, hi in SIZE_BINS:
-        mask = (sizes >= lo) if hi is None else ((sizes >= lo) & (sizes <= hi))
+        mask = (size >= lo) if hi is None else ((size >= lo) & (size <= hi))
         label = f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}-{hi}")
-        rows.append({"size": label, "classes": int(mask.sum()), "records": int(sizes[mask].sum())})
+        rows.append(
+            {
+                "size": label,
+                "classes": int(classes[mask].sum()),
+                "records": int(records[mask].sum()),
+            }
+        )
     return rows
 
 
@@ -124,16 +132,21 @@ def risk_of(table: ClassTable, *, population: Any = None, threshold: float = 0.2
         raise ParameterError(f"risk threshold must be in (0, 1]; got {threshold!r}")
     sizes = table.class_sizes()
     n = table.n_rows
-    risk = 1 / sizes
+    # Every prosecutor measure depends on a class only through its size: work
+    # on the distinct sizes and how many classes have each.
+    histogram = np.bincount(sizes)
+    size = np.flatnonzero(histogram)
+    classes = histogram[size]
+    risk = 1 / size
     profile: dict[str, Any] = {
         "n_records": n,
         "n_classes": len(sizes),
         "threshold": threshold,
-        "size_distribution": _size_distribution(sizes),
-        "unique_share": float(sizes[sizes == 1].sum() / n),
+        "size_distribution": _size_distribution(size, classes),
+        "unique_share": float(histogram[1] / n) if len(histogram) > 1 else 0.0,
         "prosecutor_highest": float(risk.max()),
         "prosecutor_average": len(sizes) / n,
-        "prosecutor_at_risk": float(sizes[risk > threshold].sum() / n),
+        "prosecutor_at_risk": float((size * classes)[risk > threshold].sum() / n),
         "marketer": len(sizes) / n,
     }
     if population is not None:

@@ -23,7 +23,7 @@ def _ordered_emd(view: SensitiveView) -> np.ndarray:
     P, split where P crosses Q (P increases).
     """
     m = len(view.totals)
-    if m == 1:
+    if m == 1 or not view.n_classes:
         return np.zeros(view.n_classes)
     cum_p = np.cumsum(view.totals / view.n_rows)
     prefix = np.concatenate([[0.0], np.cumsum(cum_p)])  # prefix[i] = sum_{j<i} P(j)
@@ -50,6 +50,8 @@ def _ordered_emd(view: SensitiveView) -> np.ndarray:
 
 def _equal_emd(view: SensitiveView) -> np.ndarray:
     """EMD per class under the equal distance: half the L1 distance of the distributions."""
+    if not view.n_classes:
+        return np.zeros(0)
     p = view.table_share
     share = view.share
     present = np.add.reduceat(np.abs(share - p[view.value]), view.starts)
@@ -57,12 +59,28 @@ def _equal_emd(view: SensitiveView) -> np.ndarray:
     return 0.5 * (present + np.maximum(absent, 0.0))
 
 
-def _exact_emd(view: SensitiveView, c: int) -> float:
+def _lone_emd(view: SensitiveView) -> np.ndarray:
+    """EMD of a single-record class holding each value: the distance of a point mass.
+
+    Ordered: the class's cumulative distribution steps from 0 to 1 at the
+    value's rank v, so EMD = (sum_{i<v} P(i) + sum_{i>=v} (1 - P(i))) / (m - 1).
+    Equal: half of (1 - p_v) + (1 - p_v).
+    """
+    m = len(view.totals)
+    if m == 1:
+        return np.zeros(1)
+    if not view.ordered:
+        return 1.0 - view.table_share
+    prefix = np.concatenate([[0.0], np.cumsum(np.cumsum(view.totals / view.n_rows))])
+    v = np.arange(m)
+    return (2 * prefix[v] + (m - v) - prefix[m]) / (m - 1)
+
+
+def _exact_emd(view: SensitiveView, values: np.ndarray, counts: np.ndarray, size: int) -> float:
     # pyCANON's arithmetic on dense vectors in sorted-value order, summed in sequence.
     m = len(view.totals)
-    values, counts = view.class_rows(c)
     q = np.zeros(m)
-    q[values] = counts / int(view.sizes[c])
+    q[values] = counts / size
     r = q - view.totals / view.n_rows
     if view.ordered:
         if m == 1:
@@ -76,10 +94,16 @@ def t_of(table: ClassTable, *, others_as_quasi: bool = False) -> float:
     worst = 0.0
     for view in table.views(others_as_quasi=others_as_quasi):
         fast = _ordered_emd(view) if view.ordered else _equal_emd(view)
-        top = float(fast.max())
-        candidates = np.flatnonzero(fast >= top - _NEAR * max(1.0, top))
-        for c in view.distinct_patterns(candidates, with_values=True):
-            worst = max(worst, _exact_emd(view, c))
+        lone = view.lone_values()
+        fast_lone = _lone_emd(view)[lone]
+        top = max(float(fast.max()) if fast.size else 0.0, float(fast_lone.max(initial=0.0)))
+        near = top - _NEAR * max(1.0, top)
+        for c in view.distinct_patterns(np.flatnonzero(fast >= near), with_values=True):
+            values, counts = view.class_rows(c)
+            worst = max(worst, _exact_emd(view, values, counts, int(view.sizes[c])))
+        one = np.ones(1, dtype=np.int64)
+        for v in lone[fast_lone >= near]:
+            worst = max(worst, _exact_emd(view, np.array([v]), one, 1))
     return worst
 
 
