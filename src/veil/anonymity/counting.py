@@ -76,40 +76,52 @@ def value_codes(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Ex
     return values, code.cast(pl.UInt32).fill_null(m)
 
 
-def _pairs(
-    cls: np.ndarray,
-    code: np.ndarray,
-    n_classes: int,
-    m: int,
-    sizes: np.ndarray,
-    weight: np.ndarray | None = None,
-) -> Rows:
-    """Count (class, value) pairs, each row weighing ``weight`` records (default 1).
+class _Pairing:
+    """Counts (class, value) pairs of one grouping for any number of attributes.
 
-    Rows come out sorted by class, then value. Few (class, value) cells: one
+    Each row of the grouped table weighs ``weight`` records (default 1). Rows
+    come out sorted by class, then value. Few (class, value) cells: one
     bincount over all of them. Many: records alone in their class are only
-    tallied per value, and the others sorted.
+    tallied per value and the others sorted; which rows are alone is worked
+    out once for every attribute.
     """
-    key = cls * m + code
-    if n_classes * m <= 4 * len(key):
-        counts = np.bincount(key, weights=weight, minlength=n_classes * m).astype(np.int64)
-        found = np.flatnonzero(counts)
-        return found // m, found % m, counts[found], None
-    alone = sizes[cls] == 1
-    lone = np.bincount(code[alone], minlength=m).astype(np.int64, copy=False)
-    shared = ~alone
-    key = key[shared]
-    if weight is None:
-        key = np.sort(key)
+
+    def __init__(self, cls: np.ndarray, sizes: np.ndarray, weight: np.ndarray | None) -> None:
+        self.cls = cls
+        self.sizes = sizes
+        self.weight = weight
+        self._split: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def _shared(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self._split is None:
+            alone = self.sizes[self.cls] == 1
+            shared = ~alone
+            weight = None if self.weight is None else self.weight[shared]
+            self._split = alone, self.cls[shared], weight
+        return self._split
+
+    def rows(self, code: np.ndarray, m: int) -> Rows:
+        n_classes = len(self.sizes)
+        if n_classes * m <= 4 * len(code):
+            key = self.cls * m + code
+            counts = np.bincount(key, weights=self.weight, minlength=n_classes * m)
+            found = np.flatnonzero(counts)
+            return found // m, found % m, counts[found].astype(np.int64), None
+        alone, cls, weight = self._shared()
+        lone = np.bincount(code[alone], minlength=m).astype(np.int64, copy=False)
+        key = cls * m + code[~alone]
+        if weight is None:
+            key = np.sort(key)
+        else:
+            order = np.argsort(key, kind="stable")
+            key, weight = key[order], weight[order]
         starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
-        count = np.diff(np.append(starts, len(key)))
-    else:
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
-        count = np.add.reduceat(weight[shared][order], starts) if len(key) else key
-    found = key[starts]
-    return found // m, found % m, count.astype(np.int64, copy=False), lone
+        if weight is None:
+            count = np.diff(np.append(starts, len(key)))
+        else:
+            count = np.add.reduceat(weight, starts) if len(key) else key
+        found = key[starts]
+        return found // m, found % m, count.astype(np.int64, copy=False), lone
 
 
 def count_in_memory(
@@ -123,21 +135,21 @@ def count_in_memory(
     With ``weight``, each row of ``frame`` stands for that column's number of records.
     """
     ids = frame.with_row_index(_ROW).select(
-        pl.col(_ROW).min().over(list(keys)).alias(_ROW),
+        # any row of the class serves as its representative; first() is the cheapest
+        pl.col(_ROW).first().over(list(keys)).alias(_ROW),
         *(code.alias(f"{_CODE}{i}") for i, (_, code) in enumerate(codes.values())),
         *([pl.col(weight)] if weight else []),
     )
     first = ids[_ROW].to_numpy().astype(np.int64)
     is_first = first == np.arange(len(first))
-    dense = np.cumsum(is_first) - 1  # classes numbered in order of first appearance
+    dense = np.cumsum(is_first) - 1  # classes numbered in the order of their representatives
     cls = dense[first]
     n_classes = int(dense[-1]) + 1 if len(dense) else 0
     w = ids[weight].to_numpy().astype(np.int64) if weight else None
     sizes = np.bincount(cls, weights=w, minlength=n_classes).astype(np.int64)
+    pairing = _Pairing(cls, sizes, w)
     rows = {
-        name: _pairs(
-            cls, ids[f"{_CODE}{i}"].to_numpy().astype(np.int64), n_classes, len(values), sizes, w
-        )
+        name: pairing.rows(ids[f"{_CODE}{i}"].to_numpy().astype(np.int64), len(values))
         for i, (name, (values, _)) in enumerate(codes.items())
     }
     return Counted(sizes=sizes, rows=rows, first_rows=np.flatnonzero(is_first))
