@@ -105,6 +105,28 @@ def test_parameters_are_stored_unchanged_and_learned_state_ends_with_underscore(
             DataError,
             "value 2 of column 'a' is missing",
         ),
+        *[
+            (
+                {"models": [KAnonymity(2)], "gs_factor": bad},
+                {"quasi": "a"},
+                ParameterError,
+                rf"gs_factor .* in \[0, 1\] .*; got {shown}$",
+            )
+            for bad, shown in [
+                (1.5, "1.5"),
+                (-0.1, "-0.1"),
+                (float("nan"), "nan"),
+                ("0.7", "'0.7'"),
+                (True, "True"),
+                (None, "None"),
+            ]
+        ],
+        (
+            {"models": [KAnonymity(2)], "method": "mondrian", "gs_factor": 0.7},
+            {"quasi": "a"},
+            ParameterError,
+            "gs_factor=0.7 .* Mondrian suppresses no rows",
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly(kwargs, fit, error, message) -> None:

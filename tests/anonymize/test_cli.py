@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -45,6 +46,24 @@ def test_mondrian_from_the_command_line(tmp_path: Path, table: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("flag", "rows_out", "label"), [([], 4, "abc"), (["--gs-factor", "1"], 6, "*")]
+)
+def test_gs_factor_from_the_command_line(tmp_path, capsys, flag, rows_out, label) -> None:
+    # Level 1 (abc / de, 2 rows suppressed) has the lower plain loss; at gs-factor 1 only
+    # suppression costs, so the fully generalized level wins.
+    source, groups, out = tmp_path / "c.csv", tmp_path / "groups.csv", tmp_path / "out.csv"
+    source.write_text("c\na\na\nb\nc\nd\ne\n")
+    groups.write_text("a,abc,*\nb,abc,*\nc,abc,*\nd,de,*\ne,de,*\n")
+    code = main(["anonymize", str(source), "-q", "c", "--k", "3", "--suppression", "0.34",
+                 "--hierarchy", f"c={groups}", "-o", str(out), "--json", *flag])  # fmt: skip
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["gs_factor"] == (1.0 if flag else 0.5)
+    assert record["rows_out"] == rows_out
+    assert pl.read_csv(out)["c"].to_list()[0] == label
+
+
+@pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--k", "2", "-o", "SAME"], "is the input file"),
@@ -56,6 +75,10 @@ def test_mondrian_from_the_command_line(tmp_path: Path, table: Path) -> None:
         ),
         (["-o", "OUT"], "at least one privacy model"),
         (["--k", "2", "--hierarchy", "age", "-o", "OUT"], "COLUMN=FILE"),
+        (["--k", "2", "--gs-factor", "1.5", "-o", "OUT"], "gs_factor weighs"),
+        (["--k", "2", "--gs-factor", "-0.5", "-o", "OUT"], "in [0, 1]"),
+        (["--k", "2", "--gs-factor", "nan", "-o", "OUT"], "got nan"),
+        (["--k", "2", "--method", "mondrian", "--gs-factor", "0.7", "-o", "OUT"], "Mondrian"),
     ],
 )
 def test_bad_input_exits_2_and_leaves_the_input(tmp_path, table, capsys, extra, message) -> None:

@@ -10,6 +10,7 @@ released table is re-measured by :mod:`veil.anonymity` before it is returned.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -70,6 +71,14 @@ class Anonymizer:
     target
         A column to measure classifier accuracy on, original vs released
         (needs scikit-learn).
+    gs_factor
+        ARX's generalization/suppression factor, in [0, 1], for
+        ``method="optimal"``: how the search weighs generalizing cells
+        against suppressing rows. ``0.5`` weighs them equally (ARX's default,
+        the plain Loss metric); toward ``1`` generalization is favoured, so
+        fewer rows are suppressed; toward ``0`` suppression is. Only the
+        choice of node changes: the information loss reported in
+        ``result_`` is always the unweighted Loss, comparable across factors.
 
     Attributes
     ----------
@@ -92,6 +101,7 @@ class Anonymizer:
         *,
         strict: bool = True,
         target: str | None = None,
+        gs_factor: float = 0.5,
     ) -> None:
         self.models = models
         self.hierarchies = hierarchies
@@ -99,6 +109,7 @@ class Anonymizer:
         self.method = method
         self.strict = strict
         self.target = target
+        self.gs_factor = gs_factor
 
     def _check_params(self) -> list[PrivacyModel]:
         models = [self.models] if isinstance(self.models, PrivacyModel) else list(self.models)
@@ -116,10 +127,25 @@ class Anonymizer:
             raise ParameterError(
                 f"suppression is the share of rows that may be removed, in [0, 1); got {s!r}"
             )
+        gs = self.gs_factor
+        if (
+            isinstance(gs, bool)
+            or not isinstance(gs, numbers.Real)
+            or not 0 <= gs <= 1  # also refuses NaN
+        ):
+            raise ParameterError(
+                "gs_factor weighs generalization against suppression, in [0, 1] (0.5: equally, "
+                f"1: generalize rather than suppress); got {gs!r}"
+            )
         if self.method == "mondrian" and self.hierarchies:
             raise ParameterError(
                 "hierarchies are used by method='optimal'; Mondrian releases the ranges and "
                 "value sets it finds in the data. Drop the hierarchies or use 'optimal'"
+            )
+        if self.method == "mondrian" and gs != 0.5:
+            raise ParameterError(
+                f"gs_factor={gs!r} weighs generalization against suppression in "
+                "method='optimal'; Mondrian suppresses no rows. Drop gs_factor or use 'optimal'"
             )
         return models
 
@@ -190,6 +216,7 @@ class Anonymizer:
             level_labels=info.get("examples"),
             nodes_checked=info.get("checked"),
             lattice_size=info.get("lattice"),
+            gs_factor=float(self.gs_factor) if self.method == "optimal" else None,
             table=output,
         )
         self._measure(frame, released, kept, output, qi, sa, models, info, dropped, checks)
@@ -205,11 +232,12 @@ class Anonymizer:
         needs_sa = any(m.needs_sensitive for m in models)
         table = encode_table(frame, qi, sa if needs_sa else [], self.hierarchies)
         limit = math.floor(self.suppression * frame.height + 1e-9)
-        search = optimal_generalization(table, models, limit)
+        gs_factor = float(self.gs_factor)
+        search = optimal_generalization(table, models, limit, gs_factor=gs_factor)
         if search.best is None:
             self._unreachable(table, models, limit, search.closest, frame.height)
         best = search.best
-        _, item_class, keep = evaluate_node(table, best.node, models, limit)
+        _, item_class, keep = evaluate_node(table, best.node, models, limit, gs_factor=gs_factor)
         kept = keep[item_class][table.row_item]
         columns = {}
         examples = {}

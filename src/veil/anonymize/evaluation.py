@@ -11,7 +11,9 @@ the released table satisfies them exactly as :mod:`veil.anonymity` measures it.
 
 Information loss is the mean normalized certainty penalty of all
 quasi-identifier cells (Xu et al. 2006), a suppressed row costing 1 per cell:
-the "Loss" metric of ARX (Iyengar 2002), in [0, 1].
+the "Loss" metric of ARX (Iyengar 2002), in [0, 1]. The search ranks nodes by
+that loss weighted with ARX's generalization/suppression factor
+(:func:`gs_weights`); at the default factor 0.5 the two are the same number.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ import numpy as np
 from veil.anonymize.encoding import EncodedTable, dense_codes
 from veil.anonymize.models import PrivacyModel
 
-__all__ = ["ClassStats", "NodeOutcome", "SensitiveStats", "evaluate_node", "node_classes"]
+__all__ = [
+    "ClassStats",
+    "NodeOutcome",
+    "SensitiveStats",
+    "evaluate_node",
+    "gs_weights",
+    "node_classes",
+]
 
 _DENSE_CELLS = 4_000_000
 
@@ -202,9 +211,28 @@ def suppress_failing(
     return keep, monotone_keep
 
 
+def gs_weights(gs_factor: float) -> tuple[float, float]:
+    """ARX's generalization and suppression factors for a gs-factor in [0, 1].
+
+    A kept cell costs ``g * ncp``; a suppressed cell costs 1 when ``s == 1``,
+    else ``ncp + s * (1 - ncp)``, ``ncp`` being what the cell would cost if
+    kept. With ``gs_factor`` 0.5 both factors are 1 (the plain Loss metric);
+    toward 1 generalization gets cheaper (``g = 1 - 2 (gs - 0.5)``), toward 0
+    suppression does (``s = 2 gs``), as in ARX's ``MetricMDNMLoss``.
+    """
+    suppression = 2.0 * gs_factor if gs_factor < 0.5 else 1.0
+    generalization = 1.0 if gs_factor <= 0.5 else 1.0 - 2.0 * (gs_factor - 0.5)
+    return generalization, suppression
+
+
 @dataclass
 class NodeOutcome:
-    """What one node gives: suppression needed, whether it passes, its loss."""
+    """What one node gives: suppression needed, whether it passes, its loss.
+
+    ``loss`` is the plain Loss metric (what veil reports); ``objective`` is
+    the loss weighted by the gs-factor, which the search minimizes. They are
+    the same number at the default gs-factor 0.5.
+    """
 
     node: tuple[int, ...]
     suppressed: int
@@ -212,6 +240,7 @@ class NodeOutcome:
     monotone_fail: bool
     loss: float
     classes: int
+    objective: float
 
 
 def node_classes(table: EncodedTable, node: Sequence[int]) -> tuple[np.ndarray, int]:
@@ -226,9 +255,13 @@ def evaluate_node(
     node: Sequence[int],
     models: Sequence[PrivacyModel],
     limit: int,
+    *,
+    gs_factor: float = 0.5,
 ) -> tuple[NodeOutcome, np.ndarray, np.ndarray]:
     """Evaluate ``node``: classes, suppression to satisfy ``models``, loss.
 
+    ``gs_factor`` weighs generalization against suppression in the
+    outcome's ``objective`` (:func:`gs_weights`); ``loss`` is unweighted.
     Returns the outcome, the class of each item and the kept-class mask.
     """
     node = tuple(int(h) for h in node)
@@ -250,15 +283,26 @@ def evaluate_node(
     suppressed = n - kept_rows
     m = len(table.quasi)
     total = sum(float(table.level_ncp[j][h]) for j, h in enumerate(node))
+    generalized = total  # NCP of every cell, suppressed rows' cells as if kept
+    lost = 0.0  # NCP the suppressed rows' cells would have had
     if suppressed:
         gone = ~keep[item_class]
-        lost = table.item_weighted_ncp(0, node[0]).copy()
+        ncp = table.item_weighted_ncp(0, node[0]).copy()
         for j in range(1, m):
-            lost += table.item_weighted_ncp(j, node[j])
+            ncp += table.item_weighted_ncp(j, node[j])
         # a plain sum: np.dot would go through BLAS threads, slow on small arrays
-        total -= float(lost[gone].sum())
+        lost = float(ncp[gone].sum())
+        total -= lost
         total += suppressed * m
     loss = total / (n * m) if n and m else 0.0
+    g, s = gs_weights(gs_factor)
+    if g == 1.0 and s == 1.0:
+        objective = loss
+    else:
+        # kept cells: g * ncp; suppressed cells: 1 each when s == 1, else ncp + s (1 - ncp)
+        weighted = g * (generalized - lost)
+        weighted += suppressed * m if s == 1.0 else lost + s * (suppressed * m - lost)
+        objective = weighted / (n * m) if n and m else 0.0
     outcome = NodeOutcome(
         node=node,
         suppressed=suppressed,
@@ -266,5 +310,6 @@ def evaluate_node(
         monotone_fail=mono_suppressed > limit,
         loss=loss,
         classes=int((stats.sizes[keep] > 0).sum()),
+        objective=objective,
     )
     return outcome, item_class, keep

@@ -26,7 +26,10 @@ class AnonymizationResult(Result):
 
     ``privacy`` maps each requested model to its measure before and after
     (by :mod:`veil.anonymity`); ``utility`` maps each utility metric to its
-    value on the original and on the released table.
+    value on the original and on the released table. ``gs_factor`` is the
+    generalization/suppression factor the optimal search ranked nodes with
+    (``None`` for Mondrian); the information loss in ``utility`` is the
+    unweighted Loss whatever the factor.
     """
 
     method: str
@@ -43,6 +46,7 @@ class AnonymizationResult(Result):
     level_labels: dict[str, str] | None = None
     nodes_checked: int | None = None
     lattice_size: int | None = None
+    gs_factor: float | None = None
     privacy: dict[str, dict[str, Any]] = field(default_factory=dict)
     utility: dict[str, dict[str, Any]] = field(default_factory=dict)
     table: pl.DataFrame | None = field(default=None, repr=False)
@@ -67,6 +71,7 @@ class AnonymizationResult(Result):
             "levels": self.levels,
             "nodes_checked": self.nodes_checked,
             "lattice_size": self.lattice_size,
+            "gs_factor": self.gs_factor,
             "privacy": self.privacy,
             "utility": self.utility,
             "seconds": self.seconds,
@@ -89,10 +94,16 @@ class AnonymizationResult(Result):
                 Table(["quasi-identifier", "level", "example"], rows, title="Generalization")
             )
             if self.nodes_checked is not None:
+                weighting = ""
+                if self.gs_factor is not None and self.gs_factor != 0.5:
+                    weighting = (
+                        f", ranking them by the loss weighted with gs-factor {self.gs_factor:g} "
+                        "(the information loss below is unweighted)"
+                    )
                 blocks.append(
                     Paragraph(
                         f"Optimal search checked {self.nodes_checked:,} of "
-                        f"{self.lattice_size:,} lattice nodes."
+                        f"{self.lattice_size:,} lattice nodes{weighting}."
                     )
                 )
         if self.dropped:

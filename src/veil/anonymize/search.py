@@ -14,6 +14,13 @@ allowed number of suppressed rows and the least information loss, as OLA
   the lattice. Nodes are visited in increasing order of that bound, and the
   search stops as soon as the bound exceeds the best loss found.
 
+The loss minimized is ARX's Loss weighted by its generalization/suppression
+factor ``gs_factor`` (:func:`~veil.anonymize.evaluation.gs_weights`). The
+bound then becomes ``g`` times the generalization loss of every row, still
+a lower bound: a suppressed cell costs at least its NCP, itself at least
+``g`` times its NCP. At ``gs_factor=1`` (``g = 0``) the bound is 0 and only
+monotonicity prunes.
+
 Both prunings are exact, so the result equals exhaustive search
 (:func:`exhaustive_generalization`, used by the tests), ties broken by fewer
 suppressed rows, then lower height, then the levels themselves.
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from veil.anonymize.encoding import EncodedTable
-from veil.anonymize.evaluation import NodeOutcome, evaluate_node
+from veil.anonymize.evaluation import NodeOutcome, evaluate_node, gs_weights
 from veil.anonymize.models import PrivacyModel
 from veil.errors import ParameterError
 
@@ -53,7 +60,7 @@ class SearchResult:
 
 
 def _rank(outcome: NodeOutcome) -> tuple[float, int, int, tuple[int, ...]]:
-    return (round(outcome.loss, 12), outcome.suppressed, sum(outcome.node), outcome.node)
+    return (round(outcome.objective, 12), outcome.suppressed, sum(outcome.node), outcome.node)
 
 
 def _closeness(outcome: NodeOutcome) -> tuple[int, float]:
@@ -95,7 +102,11 @@ def _chain(node: np.ndarray, heights: Sequence[int]) -> list[tuple[int, ...]]:
 
 
 def optimal_generalization(
-    table: EncodedTable, models: Sequence[PrivacyModel], limit: int
+    table: EncodedTable,
+    models: Sequence[PrivacyModel],
+    limit: int,
+    *,
+    gs_factor: float = 0.5,
 ) -> SearchResult:
     """Find the least-loss node satisfying ``models`` with at most ``limit`` rows suppressed.
 
@@ -113,11 +124,20 @@ def optimal_generalization(
         Privacy models every kept class must satisfy.
     limit
         Maximum number of suppressed rows.
+    gs_factor
+        ARX's generalization/suppression factor in [0, 1] (checked by the
+        caller): 0.5 weighs both equally, toward 1 favours generalization,
+        toward 0 suppression. Nodes are ranked by the weighted loss
+        (``NodeOutcome.objective``); ``NodeOutcome.loss`` stays unweighted.
     """
     heights = table.heights
     nodes = lattice_nodes(heights)
     bound = _lower_bounds(table, nodes)
+    # Visit in order of the unweighted bound (the better order when g = 0); g * bound
+    # is then non-decreasing too, so stopping at the first one too large is exact.
     order = np.lexsort((*nodes.T[::-1], nodes.sum(axis=1), bound))
+    g, _ = gs_weights(gs_factor)
+    stop = bound if g == 1.0 else g * bound
     pruned = np.zeros(nodes.shape[0], dtype=bool)
     seen: dict[int, NodeOutcome] = {}
     state: dict[str, NodeOutcome | None] = {"best": None, "closest": None}
@@ -126,7 +146,7 @@ def optimal_generalization(
         index = int(np.ravel_multi_index(node, heights))
         if index in seen:
             return seen[index]
-        outcome, _, _ = evaluate_node(table, node, models, limit)
+        outcome, _, _ = evaluate_node(table, node, models, limit, gs_factor=gs_factor)
         seen[index] = outcome
         best, closest = state["best"], state["closest"]
         if outcome.passes:
@@ -143,7 +163,7 @@ def optimal_generalization(
     probing = any(model.monotone_parts() for model in models)
     for index in order:
         best = state["best"]
-        if best is not None and bound[index] > best.loss + 1e-12:
+        if best is not None and stop[index] > best.objective + 1e-12:
             break
         if pruned[index] or int(index) in seen:
             continue
@@ -161,14 +181,18 @@ def optimal_generalization(
 
 
 def exhaustive_generalization(
-    table: EncodedTable, models: Sequence[PrivacyModel], limit: int
+    table: EncodedTable,
+    models: Sequence[PrivacyModel],
+    limit: int,
+    *,
+    gs_factor: float = 0.5,
 ) -> SearchResult:
     """Evaluate every node; the reference the pruned search is tested against."""
     nodes = lattice_nodes(table.heights)
     best: NodeOutcome | None = None
     closest: NodeOutcome | None = None
     for node in nodes:
-        outcome, _, _ = evaluate_node(table, node, models, limit)
+        outcome, _, _ = evaluate_node(table, node, models, limit, gs_factor=gs_factor)
         if outcome.passes:
             if best is None or _rank(outcome) < _rank(best):
                 best = outcome

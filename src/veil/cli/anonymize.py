@@ -121,6 +121,15 @@ def anonymize(
     suppression: Annotated[
         float, typer.Option("--suppression", help="Largest share of rows that may be removed.")
     ] = 0.05,
+    gs_factor: Annotated[
+        float,
+        typer.Option(
+            "--gs-factor",
+            help="Optimal search: weigh generalization against suppression, in [0, 1]. "
+            "0.5 weighs them equally; toward 1 generalize rather than drop rows, toward 0 "
+            "the reverse (ARX's gs-factor). The reported loss is unweighted.",
+        ),
+    ] = 0.5,
     target: Annotated[
         str | None,
         typer.Option("--target", help="Also measure classifier accuracy on this column."),
@@ -150,6 +159,7 @@ def anonymize(
         method=method,
         strict=not relaxed,
         target=target,
+        gs_factor=gs_factor,
     )
     anonymizer.fit(
         data,
