@@ -50,6 +50,27 @@ def best_time(fn: Callable[[], Any], *, repeat: int = 3, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
+def side_by_side(
+    fns: dict[str, Callable[[], Any]], *, repeat: int = 7, warmup: int = 1
+) -> dict[str, float]:
+    """Median wall time of each of ``fns``, run in turn ``repeat`` times, in seconds.
+
+    Taking the calls round-robin exposes every function to the same drift in
+    the machine's speed, so their ratios hold even on a shared, noisy host.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def update_section(name: str, markdown: str) -> None:
     """Replace (or append) the section ``name`` of docs/benchmarks.md."""
     DOC.parent.mkdir(parents=True, exist_ok=True)

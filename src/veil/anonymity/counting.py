@@ -176,13 +176,22 @@ def count_by_pairs(
     sensitive: Sequence[str],
     dtypes: Mapping[str, pl.DataType],
 ) -> tuple[Counted, dict[str, tuple[pl.Series, pl.Expr]]]:
-    """Classes and counts from one ``group_by(keys + sensitive)`` of an in-memory table.
+    """Classes and counts from the distinct (keys, sensitive) combinations of a table.
 
-    For tables with far fewer distinct (quasi-identifiers, sensitive values)
-    combinations than rows: everything after that group-by, the sensitive
-    values and their codes included, runs on its small result.
+    For in-memory tables with far fewer such combinations than rows: one
+    window expression over all those columns finds each row's combination
+    (leaner in memory than a group-by on them), and everything after, the
+    sensitive values and their codes included, runs on the small table of
+    combinations and their counts.
     """
-    joint = frame.group_by([*keys, *sensitive]).agg(pl.len().cast(pl.Int64).alias(_COUNT))
+    columns = [*keys, *sensitive]
+    ids = frame.with_row_index(_ROW).select(pl.col(_ROW).first().over(columns).alias(_ROW))
+    first = ids[_ROW].to_numpy().astype(np.int64)
+    is_first = first == np.arange(len(first))
+    dense = np.cumsum(is_first) - 1  # combinations numbered in the order of their representatives
+    counts = np.bincount(dense[first], minlength=int(dense[-1]) + 1 if len(dense) else 0)
+    joint = frame.select(columns)[np.flatnonzero(is_first)]
+    joint = joint.with_columns(pl.Series(_COUNT, counts.astype(np.int64)))
     codes = {s: value_codes(joint[s].unique().sort(nulls_last=True), dtypes[s]) for s in sensitive}
     found = count_in_memory(joint, keys, codes, weight=_COUNT)
     assert found.first_rows is not None
