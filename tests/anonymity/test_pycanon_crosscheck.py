@@ -148,14 +148,19 @@ def test_counting_combinations_first_matches_pycanon(kind: str, data, gen: bool)
     from veil.anonymity import classes
 
     frame, quasi, sens = data.draw(tables() if kind == "random" else near_unique_tables())
+    window = va.assess(frame, quasi, sens, population=frame).risk
     saved = classes._PAIRS_MIN_ROWS, classes._PAIRS_SHARE
     classes._PAIRS_MIN_ROWS, classes._PAIRS_SHARE = 0, 1.0
     try:
         assert_techniques_match(frame, quasi, sens, gen)
-        ours = va.assess(frame, quasi, sens)
+        ours = va.assess(frame, quasi, sens, population=frame)
         assert ours.metrics["classification_metric"][sens[0]] == pytest.approx(
             pm.classification_metric(frame, frame, quasi, sens[0]), rel=1e-12
         )
+        # the journalist model joins the classes' keys with the population's
+        assert ours.risk.journalist_average == pytest.approx(window.journalist_average, rel=1e-12)
+        assert ours.risk.population_unique_share == window.population_unique_share
+        assert ours.risk.size_distribution == window.size_distribution
     finally:
         classes._PAIRS_MIN_ROWS, classes._PAIRS_SHARE = saved
 

@@ -51,7 +51,7 @@ __all__ = [
 
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
 _PAIRS_MIN_ROWS = 100_000  # below this, either strategy takes milliseconds
-_PAIRS_SAMPLE = 20_000
+_PAIRS_SAMPLE = 10_000
 _PAIRS_SHARE = 0.25
 
 
