@@ -2,9 +2,9 @@
 
 Each sensitive attribute is coded by the rank of its value, and the table is
 grouped once, by one of three exact strategies (:mod:`veil.anonymity.counting`):
-in memory, one group-by on (quasi-identifiers, sensitive attributes) when a
-sample says those combinations are few, else class ids from one window
-expression and counting in numpy; for files and LazyFrames, one streaming
+in memory, one window expression over (quasi-identifiers, sensitive
+attributes) when a sample says those combinations are few, else one over the
+quasi-identifiers and counting in numpy; for files and LazyFrames, one streaming
 group-by. The result, per sensitive attribute, is a *view*
 (:mod:`veil.anonymity.views`): (class, value, count) rows sorted by class and
 value, from which all nine techniques, the metrics and the risk measures are
@@ -92,9 +92,9 @@ def _check_values(codes: dict[str, tuple[pl.Series, pl.Expr]]) -> None:
 def _few_combinations(frame: pl.DataFrame, columns: list[str]) -> bool:
     """Whether (quasi-identifiers, sensitive) combinations are few enough to count first.
 
-    Counting them with one group-by and working on its result beats the
-    per-row window when there are several times fewer combinations than rows
-    (tables like Adult); near-unique tables take the window.
+    Finding them first and working on the small table of combinations beats
+    per-row counting when there are several times fewer combinations than rows
+    (tables like Adult); near-unique tables are counted per row.
     """
     if frame.height < _PAIRS_MIN_ROWS:
         return False

@@ -3,8 +3,9 @@
 Three strategies, all exact, chosen by where the table lives and its shape:
 
 - *Pairs first* (an eager table with few distinct (quasi-identifiers,
-  sensitive values) combinations, like Adult): one ``group_by`` on all of
-  them; the rest, sensitive values included, runs on its small result.
+  sensitive values) combinations, like Adult): one window expression over
+  all those columns finds each row's combination; the rest, sensitive values
+  included, runs on the small table of combinations and their counts.
 - *In memory* (other eager tables): one window expression gives every row the
   index of its class's first row; numpy turns that into dense class ids in
   one linear pass and counts (class, value) pairs with a bincount, or, when
@@ -165,7 +166,7 @@ def estimated_combinations(frame: pl.DataFrame, columns: Sequence[str], sample: 
     if frame.height <= sample:
         return float(frame.select(list(columns)).n_unique())
     part = frame.select(list(columns)).sample(sample, seed=0)
-    seen = part.group_by(list(columns)).len()["len"].to_numpy()
+    seen = part.group_by(list(columns)).agg(pl.len().alias(_COUNT))[_COUNT].to_numpy()
     f1, f2 = int((seen == 1).sum()), int((seen == 2).sum())
     return min(float(frame.height), len(seen) + f1 * (f1 - 1) / (2 * (f2 + 1)))
 
