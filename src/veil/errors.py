@@ -13,6 +13,7 @@ __all__ = [
     "BudgetExceededError",
     "ColumnError",
     "DataError",
+    "LedgerBusyError",
     "ParameterError",
     "ProtocolError",
     "VeilError",
@@ -40,6 +41,15 @@ class DataError(VeilError, ValueError):
 
 class BudgetExceededError(VeilError):
     """A differentially private release would exceed the dataset's privacy budget."""
+
+
+class LedgerBusyError(VeilError):
+    """The privacy ledger stayed locked by another writer past the timeout: retry later.
+
+    Nothing was recorded and no noise was drawn, so trying again is always safe.
+    """
+
+    retryable = True
 
 
 class ProtocolError(VeilError):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from veil.dp.accountant import Composition, PrivacyLoss, compose
 from veil.dp.mechanisms import (
     DiscreteGaussianMechanism,
     DiscreteLaplaceMechanism,
@@ -34,6 +33,7 @@ from veil.dp.queries import Query
 from veil.dp.randomized_response import FrequencyEstimate, RandomizedResponse
 from veil.dp.release import MECHANISMS, release
 from veil.dp.results import Release
+from veil.privacy import Composition, PrivacyLoss, compose
 
 __all__ = [
     "MECHANISMS",

@@ -20,14 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from veil.dp.accountant import (
+from veil.errors import ParameterError
+from veil.privacy import (
+    DiscreteLaplaceEvent,
+    Event,
     PrivacyLoss,
     check_delta,
     check_epsilon,
     zcdp_for_epsilon,
     zcdp_to_epsilon,
 )
-from veil.errors import ParameterError
 
 __all__ = [
     "DiscreteGaussianMechanism",
@@ -208,7 +210,7 @@ class LaplaceMechanism(_Additive):
         self._measurements[False] = scalar
         self.privacy_loss = PrivacyLoss.pure(loss, event=self._event())
 
-    def _event(self) -> dict[str, Any] | None:
+    def _event(self) -> Event | None:
         return None  # a float grid has a huge integer sensitivity: no PLD event
 
 
@@ -222,12 +224,10 @@ class DiscreteLaplaceMechanism(LaplaceMechanism):
     name = "discrete Laplace"
     _integer = True
 
-    def _event(self) -> dict[str, Any] | None:
-        return {
-            "type": "discrete_laplace",
-            "noise_parameter": 1.0 / self.scale,
-            "sensitivity": int(self.sensitivity),
-        }
+    def _event(self) -> Event | None:
+        return DiscreteLaplaceEvent(
+            noise_parameter=1.0 / self.scale, sensitivity=int(self.sensitivity)
+        )
 
 
 class GaussianMechanism(_Additive):

@@ -22,9 +22,9 @@ import numpy as np
 import polars as pl
 
 from veil.dp import queries as qs
-from veil.dp.accountant import PrivacyLoss
 from veil.dp.mechanisms import DiscreteGaussianMechanism, DiscreteLaplaceMechanism, opendp
 from veil.dp.queries import Query
+from veil.privacy import PrivacyLoss
 
 __all__ = ["Budget", "Plan", "plan_release"]
 

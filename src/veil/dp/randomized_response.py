@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from veil.dp.accountant import PrivacyLoss, check_epsilon
-from veil.dp.sampling import bernoulli, bernoulli_probability, uniform_below
 from veil.errors import DataError, ParameterError
+from veil.privacy import PrivacyLoss, check_epsilon
+from veil.randomness import bernoulli, bernoulli_probability, uniform_below
 from veil.report import BarChart, Document, Paragraph, Result, Section, Table
 
 __all__ = ["FrequencyEstimate", "RandomizedResponse"]

@@ -12,17 +12,17 @@ the Gaussian mechanism); composition of the shares is the release's loss.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from veil.dp import queries as qs
-from veil.dp.accountant import PrivacyLoss, check_delta, check_epsilon, then, zcdp_for_epsilon
-from veil.dp.accountant import zcdp_to_epsilon as _to_eps
 from veil.dp.planning import Budget, plan_release
 from veil.dp.queries import Query
 from veil.dp.results import Release
 from veil.errors import ParameterError
 from veil.io import to_polars
+from veil.ledger import as_ledger
+from veil.privacy import PrivacyLoss, check_delta, check_epsilon, then, zcdp_for_epsilon
+from veil.privacy import zcdp_to_epsilon as _to_eps
 
 __all__ = ["MECHANISMS", "release"]
 
@@ -88,8 +88,6 @@ def release(
     BudgetExceededError
         The release would exceed the dataset's budget; no noise is drawn.
     """
-    from veil.ledger import Ledger
-
     epsilon = check_epsilon(epsilon)
     delta = check_delta(delta)
     if not 0.0 < float(alpha) < 1.0:
@@ -120,9 +118,7 @@ def release(
     table = qs.prepare(frame, query, privacy_unit)
     table = qs.bound_contributions(table, privacy_unit, k)
 
-    own = not isinstance(ledger, Ledger)
-    book = Ledger(ledger) if own else ledger
-    assert isinstance(ledger, (Ledger, str, os.PathLike))
+    book, own = as_ledger(ledger)
     try:
         plan = plan_release(table, query, budget, k, float(alpha))
         loss = _total_loss(plan.losses, budget)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from veil.dp.accountant import PrivacyLoss
+from veil.privacy import PrivacyLoss
 from veil.report import BarChart, Document, Paragraph, Result, Section, Table
 
 __all__ = ["Release"]

@@ -1,17 +1,20 @@
-"""The privacy ledger: every DP release of veil, per dataset, against its budget.
+"""The privacy ledger: every DP release of veil, per dataset (and spender), against its budget.
 
 One SQLite file (``veil-ledger.db`` by default) holds each dataset's total
-budget (epsilon, delta) and every release made from it: what, by which
-mechanism, with which parameters, at which privacy loss, and when. The ledger
-composes the losses with real accountants and refuses a release that would
-exceed the budget before any noise is drawn.
+budget (epsilon, delta), optional budgets per spender, and every release made
+from it: what, by which mechanism, with which parameters, at which privacy
+loss, by whom, and when. A release is reserved (admitted against the budget
+before any noise is drawn, counted from then on), computed holding no lock,
+then finished or cancelled. The losses are composed by the accountants of
+:mod:`veil.privacy`.
 """
 
 from __future__ import annotations
 
-from veil.dp.accountant import PrivacyLoss
-from veil.ledger.database import DEFAULT_LEDGER, SCHEMA_VERSION, Ledger, PendingRelease
-from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord
+from veil.ledger.database import DEFAULT_LEDGER, Ledger, PendingRelease, as_ledger
+from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord, Reservation
+from veil.ledger.schema import SCHEMA_VERSION
+from veil.privacy import PrivacyLoss
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -22,4 +25,6 @@ __all__ = [
     "PendingRelease",
     "PrivacyLoss",
     "ReleaseRecord",
+    "Reservation",
+    "as_ledger",
 ]

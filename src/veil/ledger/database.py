@@ -1,18 +1,22 @@
 """The privacy ledger: one SQLite file of datasets, their budgets and every release.
 
-Every differentially private release in veil (a statistic, and later a
-synthetic table, a trained model, a federated run) goes through
-:meth:`Ledger.release`, which in ONE write transaction (``BEGIN IMMEDIATE``)
+Every differentially private release in veil (a statistic, a synthetic table,
+a trained model, a federated run) is **reserved, computed, then finished**:
 
-1. checks that the release fits in what is left of the dataset's budget, and
-   refuses it before any noise is drawn;
-2. lets the caller draw the noise;
-3. records the release, and commits.
+1. :meth:`Ledger.reserve` checks, in one short write transaction, that the
+   release fits in what is left of the dataset's budget (and of its spender's,
+   when one is named), refuses it before any noise is drawn, and commits an
+   entry in state *reserved* that counts as spent from then on;
+2. the caller computes, holding no lock: a count takes a millisecond, a DP-SGD
+   run an hour, and neither blocks other releases;
+3. :meth:`Ledger.finish` records the result (state *finished*), or
+   :meth:`Ledger.cancel` marks the entry *cancelled* when nothing was
+   published, which gives its budget back and says so in the history.
 
-While one process holds that transaction the others wait for it, so concurrent
-releases never overspend. SQLite's journal (WAL, ``synchronous=FULL``) makes a
-commit durable and an interrupted transaction vanish: a process killed in the
-middle of a release leaves the ledger as it was, and loses no committed entry.
+A process killed between reserve and finish leaves its entry reserved, so it
+still counts: conservative, since its noise may have been drawn and seen.
+SQLite's journal (WAL, ``synchronous=FULL``) makes every commit durable;
+concurrent writers queue on an OS lock and never overspend.
 """
 
 from __future__ import annotations
@@ -22,66 +26,32 @@ import datetime as dt
 import json
 import math
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veil.dp.accountant import PrivacyLoss, check_delta, check_epsilon, compose
-from veil.errors import BudgetExceededError, DataError, ParameterError, VeilError
-from veil.ledger.locking import write_lock
-from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord
+from veil.errors import BudgetExceededError, DataError, LedgerBusyError, ParameterError
+from veil.ledger.locking import busy_message, write_lock
+from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord, Reservation
+from veil.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
+from veil.privacy import PrivacyLoss, check_delta, check_epsilon, compose
 
-__all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease"]
+__all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease", "as_ledger"]
 
 DEFAULT_LEDGER = "veil-ledger.db"
-SCHEMA_VERSION = 1
-_APPLICATION_ID = 0x7665696C  # "veil": marks the SQLite file as a veil ledger
 # Float sums of epsilons may land a few ulps above a budget they exactly fill.
 _TOLERANCE = 1e-12
 _FAST = ("basic", "zcdp")
+_COUNTED = "state != 'cancelled'"
+_RECORD_COLUMNS = (
+    "id, dataset, created, what, mechanism, parameters, epsilon, delta, rho, event, result, "
+    "state, spender, finished, note"
+)
 
-_SCHEMA = """
-CREATE TABLE datasets (
-    name TEXT PRIMARY KEY,
-    epsilon REAL NOT NULL CHECK (epsilon > 0),
-    delta REAL NOT NULL CHECK (delta >= 0 AND delta < 1),
-    description TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL
-);
-CREATE TABLE releases (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL REFERENCES datasets(name),
-    created TEXT NOT NULL,
-    what TEXT NOT NULL,
-    mechanism TEXT NOT NULL,
-    parameters TEXT NOT NULL,
-    epsilon REAL,
-    delta REAL NOT NULL,
-    rho REAL,
-    event TEXT,
-    result TEXT
-);
-CREATE INDEX releases_by_dataset ON releases(dataset, id);
-"""
-
-
-@dataclass
-class PendingRelease:
-    """A release admitted by the ledger, inside its transaction, not yet committed.
-
-    Set ``result`` (a JSON-ready dict of what was released) before the ``with``
-    block ends; ``id`` and ``status`` are filled in once it is committed.
-    """
-
-    dataset: str
-    loss: PrivacyLoss
-    epsilon_spent_after: float
-    epsilon_remaining_after: float
-    result: dict[str, Any] | None = None
-    id: int | None = None
-    status: BudgetStatus | None = field(default=None, repr=False)
+#: The name ``Ledger.release`` yields under, kept from veil 0.1.
+PendingRelease = Reservation
 
 
 def _now() -> str:
@@ -90,6 +60,33 @@ def _now() -> str:
 
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
+
+
+def _check_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError(f"{what} must be a non-empty string; got {value!r}")
+    return value
+
+
+def _loss(e: Any, d: Any, r: Any, ev: Any) -> PrivacyLoss:
+    return PrivacyLoss(epsilon=e, delta=d, rho=r, event=json.loads(ev) if ev is not None else None)
+
+
+def _record(row: tuple[Any, ...]) -> ReleaseRecord:
+    return ReleaseRecord(
+        id=row[0],
+        dataset=row[1],
+        created=row[2],
+        what=row[3],
+        mechanism=row[4],
+        parameters=json.loads(row[5]),
+        loss=_loss(row[6], row[7], row[8], row[9]),
+        result=json.loads(row[10]) if row[10] is not None else None,
+        state=row[11],
+        spender=row[12],
+        finished=row[13],
+        note=row[14],
+    )
 
 
 class Ledger:
@@ -108,16 +105,17 @@ class Ledger:
     Raises
     ------
     DataError
-        The file is missing, is not a veil ledger, is corrupt, or has a newer schema.
-    VeilError
+        The file is missing, is not a veil ledger, is corrupt, has a newer
+        schema, or has an older one and cannot be upgraded (read-only).
+    LedgerBusyError
         The ledger stays locked by another process for longer than ``timeout``.
 
     Examples
     --------
     >>> ledger = Ledger("veil-ledger.db", create=True)                 # doctest: +SKIP
     >>> ledger.add_dataset("patients", epsilon=1.0, delta=1e-6)        # doctest: +SKIP
-    >>> ledger.status("patients").epsilon_remaining                    # doctest: +SKIP
-    1.0
+    >>> job = ledger.reserve("patients", loss, what="DP-SGD", mechanism="DP-SGD")  # doctest: +SKIP
+    >>> ledger.finish(job, {"accuracy": 0.91})                         # doctest: +SKIP
     """
 
     def __init__(
@@ -161,10 +159,7 @@ class Ledger:
         except sqlite3.OperationalError as err:
             text = str(err)
             if "locked" in text or "busy" in text:
-                raise VeilError(
-                    f"ledger {str(self.path)!r} is locked by another process (waited "
-                    f"{self.timeout:g} s); try again, or wait longer with --lock-timeout"
-                ) from err
+                raise LedgerBusyError(busy_message(self.path, self.timeout)) from err
             raise DataError(
                 f"ledger {str(self.path)!r} cannot be used: {text}; it was left unchanged"
             ) from err
@@ -183,7 +178,7 @@ class Ledger:
         if app_id == 0 and tables == 0 and create:
             self._create_schema()
             return
-        if app_id != _APPLICATION_ID:
+        if app_id != APPLICATION_ID:
             raise DataError(
                 f"{str(self.path)!r} is a SQLite file but not a veil ledger; choose another "
                 "path with --ledger"
@@ -196,26 +191,32 @@ class Ledger:
             )
         if version < 1:
             raise DataError(f"ledger {str(self.path)!r} has no schema version; it is corrupt")
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
 
     def _create_schema(self) -> None:
         conn = self._conn
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             # Another process may have created it while this one waited for the lock.
-            if conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                create_schema(conn)
+
+    def _migrate(self, version: int) -> None:
+        """Upgrade an older ledger in place, in one transaction, or explain why not."""
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            raise DataError(
+                f"ledger {str(self.path)!r} has schema version {version} and must be upgraded "
+                f"once, in place, to version {SCHEMA_VERSION}, but it is read-only; make the "
+                "file and its folder writable and run the command again (it was left unchanged)"
+            )
+        with self._transaction():
+            current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if current < SCHEMA_VERSION:  # another process may have upgraded it meanwhile
+                migrate(self._conn, current)
 
     def close(self) -> None:
-        """Close the connection (committed releases are already on disk)."""
+        """Close the connection (committed entries are already on disk)."""
         self._conn.close()
 
     def __enter__(self) -> Ledger:
@@ -224,7 +225,22 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- datasets and budgets ------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One short write transaction, writers queued on the OS lock."""
+        with write_lock(self.path, self.timeout):
+            with self._errors():
+                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            with self._errors():
+                self._conn.execute("COMMIT")
+
+    # -- datasets, spenders and budgets --------------------------------------------
 
     def add_dataset(
         self, name: str, *, epsilon: float, delta: float, description: str = ""
@@ -236,8 +252,7 @@ class Ledger:
         ParameterError
             The name is empty, the budget is out of range, or the dataset exists already.
         """
-        if not isinstance(name, str) or not name.strip():
-            raise ParameterError(f"dataset name must be a non-empty string; got {name!r}")
+        _check_name(name, "dataset name")
         epsilon = check_epsilon(epsilon)
         delta = check_delta(delta)
         with self._errors(), self._transaction():
@@ -255,10 +270,55 @@ class Ledger:
             )
         return self.status(name)
 
+    def add_spender(self, name: str, spender: str, *, epsilon: float, delta: float) -> BudgetStatus:
+        """Give ``spender`` (a scientist, a federated run) its own budget on dataset ``name``.
+
+        The spender's releases are then checked against this budget and, together
+        with everyone's, against the dataset's total. A spender without a budget
+        of its own is bounded by the dataset's total alone.
+
+        Raises
+        ------
+        ParameterError
+            Unknown dataset, a budget above the dataset's, or one the spender has already.
+        """
+        _check_name(spender, "spender")
+        epsilon = check_epsilon(epsilon)
+        delta = check_delta(delta)
+        with self._errors(), self._transaction():
+            total_eps, total_delta, _ = self._budget_row(name)  # type: ignore[misc]
+            if epsilon > total_eps or delta > total_delta:
+                raise ParameterError(
+                    f"spender {spender!r} cannot get epsilon={_fmt(epsilon)}, "
+                    f"delta={_fmt(delta)}: dataset {name!r} has only epsilon="
+                    f"{_fmt(total_eps)}, delta={_fmt(total_delta)} in all"
+                )
+            row = self._spender_row(name, spender)
+            if row is not None:
+                raise ParameterError(
+                    f"spender {spender!r} already has a budget on {name!r} (epsilon="
+                    f"{_fmt(row[0])}, delta={_fmt(row[1])}); a budget is never raised in place"
+                )
+            self._conn.execute(
+                "INSERT INTO spenders(dataset, name, epsilon, delta, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, spender, epsilon, delta, _now()),
+            )
+        return self.status(name, spender=spender)
+
     def datasets(self) -> list[str]:
         """Names of the registered datasets."""
         with self._errors():
             return [r[0] for r in self._conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def spenders(self, name: str) -> list[str]:
+        """Names of the spenders with a budget of their own on dataset ``name``."""
+        with self._errors():
+            self._budget_row(name)
+            rows = self._conn.execute(
+                "SELECT name FROM spenders WHERE dataset = ? ORDER BY name", (name,)
+            )
+            return [r[0] for r in rows]
 
     def _budget_row(self, name: str, *, must_exist: bool = True) -> tuple[Any, ...] | None:
         row = self._conn.execute(
@@ -273,130 +333,273 @@ class Ledger:
             )
         return row
 
-    def _losses(self, name: str, *, events: bool) -> list[PrivacyLoss]:
-        column = "event" if events else "NULL"
-        rows = self._conn.execute(
-            f"SELECT epsilon, delta, rho, {column} FROM releases WHERE dataset = ? ORDER BY id",
-            (name,),
-        ).fetchall()
-        return [
-            PrivacyLoss(epsilon=e, delta=d, rho=r, event=json.loads(ev) if ev is not None else None)
-            for e, d, r, ev in rows
-        ]
+    def _spender_row(self, name: str, spender: str) -> tuple[Any, ...] | None:
+        return self._conn.execute(
+            "SELECT epsilon, delta FROM spenders WHERE dataset = ? AND name = ?", (name, spender)
+        ).fetchone()
 
-    def _status(self, name: str, losses: list[PrivacyLoss] | None = None) -> BudgetStatus:
+    def _losses(self, name: str, *, events: bool, spender: str | None = None) -> list[PrivacyLoss]:
+        column = "event" if events else "NULL"
+        query = (
+            f"SELECT epsilon, delta, rho, {column} FROM releases WHERE dataset = ? AND {_COUNTED}"
+        )
+        args: tuple[Any, ...] = (name,)
+        if spender is not None:
+            query += " AND spender = ?"
+            args = (name, spender)
+        rows = self._conn.execute(query + " ORDER BY id", args).fetchall()
+        return [_loss(*row) for row in rows]
+
+    def _status(
+        self,
+        name: str,
+        losses: list[PrivacyLoss] | None = None,
+        spender: str | None = None,
+    ) -> BudgetStatus:
         epsilon, delta, description = self._budget_row(name)  # type: ignore[misc]
+        if spender is not None:
+            own = self._spender_row(name, spender)
+            if own is None:
+                raise ParameterError(
+                    f"spender {spender!r} has no budget on dataset {name!r}; give one with "
+                    f"`veil ledger grant {name} {spender} --epsilon E --delta D`"
+                )
+            epsilon, delta = own
         if losses is None:
-            losses = self._losses(name, events=True)
+            losses = self._losses(name, events=True, spender=spender)
+        where = "dataset = ? AND state = 'reserved'" + (" AND spender = ?" if spender else "")
+        args = (name, spender) if spender else (name,)
+        reserved = self._conn.execute(f"SELECT count(*) FROM releases WHERE {where}", args)
         comp = compose(losses, delta)
-        spent = comp.epsilon if losses else 0.0
         return BudgetStatus(
             dataset=name,
             epsilon=epsilon,
             delta=delta,
-            epsilon_spent=spent,
+            epsilon_spent=comp.epsilon if losses else 0.0,
             releases=len(losses),
             accountant=comp.accountant if losses else "none",
             by_accountant=comp.by_accountant if losses else {},
             ledger=str(self.path),
             description=description,
+            reserved=reserved.fetchone()[0],
+            spender=spender,
         )
 
-    def status(self, name: str) -> BudgetStatus:
-        """The budget of ``name``, what its releases spent, and what is left."""
+    def status(self, name: str, *, spender: str | None = None) -> BudgetStatus:
+        """The budget of ``name`` (or of its ``spender``), what was spent, and what is left."""
         with self._errors():
-            return self._status(name)
+            return self._status(name, spender=spender)
 
-    def history(self, name: str) -> LedgerHistory:
-        """Every release recorded for ``name``, oldest first."""
+    def history(self, name: str, *, spender: str | None = None) -> LedgerHistory:
+        """Every entry recorded for ``name`` (or by its ``spender``), oldest first."""
         with self._errors():
             self._budget_row(name)
-            rows = self._conn.execute(
-                "SELECT id, dataset, created, what, mechanism, parameters, epsilon, delta, rho, "
-                "event, result FROM releases WHERE dataset = ? ORDER BY id",
-                (name,),
-            ).fetchall()
-            records = [
-                ReleaseRecord(
-                    id=r[0],
-                    dataset=r[1],
-                    created=r[2],
-                    what=r[3],
-                    mechanism=r[4],
-                    parameters=json.loads(r[5]),
-                    loss=PrivacyLoss(
-                        epsilon=r[6],
-                        delta=r[7],
-                        rho=r[8],
-                        event=json.loads(r[9]) if r[9] is not None else None,
-                    ),
-                    result=json.loads(r[10]) if r[10] is not None else None,
-                )
-                for r in rows
-            ]
-            status = self._status(name, [rec.loss for rec in records])
+            query = f"SELECT {_RECORD_COLUMNS} FROM releases WHERE dataset = ?"
+            args: tuple[Any, ...] = (name,)
+            if spender is not None:
+                query += " AND spender = ?"
+                args = (name, spender)
+            records = [_record(r) for r in self._conn.execute(query + " ORDER BY id", args)]
+            counted = [rec.loss for rec in records if rec.counts]
+            status = self._status(name, counted, spender=spender)
         return LedgerHistory(status=status, records=records)
 
-    # -- releases ------------------------------------------------------------------
+    # -- reservations --------------------------------------------------------------
 
-    def _writer(self) -> contextlib.AbstractContextManager[None]:
-        return write_lock(self.path, self.timeout)
+    def _refusal(
+        self, name: str, loss: PrivacyLoss, budget: tuple[float, float], spender: str | None
+    ) -> BudgetExceededError:
+        epsilon, delta = budget
+        before = self._losses(name, events=delta > 0, spender=spender)
+        spent = 0.0
+        if before:
+            spent = compose(before, delta, accountants=_FAST if delta == 0 else None).epsilon
+        left = max(0.0, epsilon - spent)
+        asked = (
+            f"epsilon={_fmt(loss.epsilon)}, delta={_fmt(loss.delta)}"
+            if loss.epsilon is not None
+            else f"rho={_fmt(loss.rho or 0.0)}"
+        )
+        whose = f"spender {spender!r} of dataset {name!r}" if spender else f"dataset {name!r}"
+        return BudgetExceededError(
+            f"release refused before any noise was drawn: it needs {asked} but {whose} "
+            f"has epsilon {_fmt(left)} left of {_fmt(epsilon)} (delta budget {_fmt(delta)}, "
+            f"{len(before)} releases so far); ask for less epsilon"
+        )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._writer():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _admit(self, name: str, loss: PrivacyLoss) -> tuple[float, float]:
-        """Spent epsilon after ``loss`` and the budget; raise if it does not fit."""
-        epsilon, delta, _ = self._budget_row(name)  # type: ignore[misc]
+    def _admit_one(
+        self, name: str, loss: PrivacyLoss, budget: tuple[float, float], spender: str | None
+    ) -> float:
+        """Spent epsilon of one budget after ``loss``; raise if it does not fit."""
+        epsilon, delta = budget
         limit = epsilon * (1.0 + _TOLERANCE)
-        before = self._losses(name, events=False)
         # Closed-form accountants first; dp-accounting's only when they refuse and can
         # do better: with a delta = 0 budget only pure losses fit, and for those basic
         # composition is already tight, so RDP/PLD would be wasted time under the lock.
+        before = self._losses(name, events=False, spender=spender)
         after = compose([*before, loss], delta, accountants=_FAST).epsilon
-        tight = delta == 0
-        if after > limit and not tight:
-            full = self._losses(name, events=True)
+        if after > limit and delta > 0:
+            full = self._losses(name, events=True, spender=spender)
             after = min(after, compose([*full, loss], delta).epsilon)
         if after > limit:
-            spent = 0.0
-            if before:
-                losses = self._losses(name, events=not tight)
-                spent = (
-                    compose(losses, delta, accountants=_FAST) if tight else compose(losses, delta)
-                ).epsilon
-            left = max(0.0, epsilon - spent)
-            asked = (
-                f"epsilon={_fmt(loss.epsilon)}, delta={_fmt(loss.delta)}"
-                if loss.epsilon is not None
-                else f"rho={_fmt(loss.rho or 0.0)}"
-            )
-            raise BudgetExceededError(
-                f"release refused before any noise was drawn: it needs {asked} but dataset "
-                f"{name!r} has epsilon {_fmt(left)} left of {_fmt(epsilon)} (delta budget "
-                f"{_fmt(delta)}, {len(before)} releases so far); ask for less epsilon"
-            )
-        return min(after, epsilon), epsilon
+            raise self._refusal(name, loss, budget, spender)
+        return min(after, epsilon)
 
-    def check(self, name: str, loss: PrivacyLoss) -> float:
-        """Return the epsilon left after ``loss``, or raise if it would not fit (writes nothing).
+    def _admit(self, name: str, loss: PrivacyLoss, spender: str | None) -> tuple[float, float]:
+        """Spent epsilon of the dataset after ``loss``, and its budget; raise if over any."""
+        epsilon, delta, _ = self._budget_row(name)  # type: ignore[misc]
+        if spender is not None:
+            own = self._spender_row(name, spender)
+            if own is not None:
+                self._admit_one(name, loss, (own[0], own[1]), spender)
+        return self._admit_one(name, loss, (epsilon, delta), None), epsilon
+
+    def check(self, name: str, loss: PrivacyLoss, *, spender: str | None = None) -> float:
+        """Return the dataset's epsilon left after ``loss``, or raise if it would not fit.
+
+        Writes nothing. Raises :class:`~veil.errors.BudgetExceededError` when the
+        release would exceed the dataset's budget or its spender's.
+        """
+        _check_loss(loss)
+        with self._errors():
+            after, epsilon = self._admit(name, loss, spender)
+        return max(0.0, epsilon - after)
+
+    def reserve(
+        self,
+        name: str,
+        loss: PrivacyLoss,
+        *,
+        what: str,
+        mechanism: str,
+        parameters: dict[str, Any] | None = None,
+        spender: str | None = None,
+    ) -> Reservation:
+        """Admit ``loss`` against the budget and record it as reserved (counted from now).
+
+        One short transaction; no lock is held afterwards, so the caller may
+        compute for as long as it needs. Finish with :meth:`finish`, or
+        :meth:`cancel` if nothing was published. If the process dies first the
+        entry stays reserved and keeps counting.
+
+        Parameters
+        ----------
+        name
+            The dataset, registered with :meth:`add_dataset`.
+        loss
+            The privacy loss of the whole job.
+        what, mechanism, parameters
+            A description for the history: e.g. "mean(age)", "discrete Laplace",
+            ``{"bounds": [0, 120]}``.
+        spender
+            Who spends (a scientist, a federated run): checked against the
+            spender's own budget too, when it has one (:meth:`add_spender`).
 
         Raises
         ------
         BudgetExceededError
-            The release would exceed the budget of ``name``.
+            The release would exceed the dataset's budget or the spender's;
+            nothing is recorded and no noise may be drawn.
+        LedgerBusyError
+            Another process held the ledger longer than ``timeout`` (retryable).
         """
+        _check_loss(loss)
+        if spender is not None:
+            _check_name(spender, "spender")
+        params = json.dumps(parameters or {}, default=str, sort_keys=True)
+        event = json.dumps(loss.event.to_dict()) if loss.event is not None else None
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        with self._errors(), self._transaction():
+            after, epsilon = self._admit(name, loss, spender)
+            cursor = self._conn.execute(
+                "INSERT INTO releases(dataset, created, what, mechanism, parameters, epsilon, "
+                "delta, rho, event, state, spender, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)",
+                (
+                    name,
+                    _now(),
+                    what,
+                    mechanism,
+                    params,
+                    loss.epsilon,
+                    loss.delta,
+                    loss.rho,
+                    event,
+                    spender,
+                    owner,
+                ),
+            )
+        return Reservation(
+            id=int(cursor.lastrowid),  # type: ignore[arg-type]
+            dataset=name,
+            loss=loss,
+            what=what,
+            mechanism=mechanism,
+            epsilon_spent_after=after,
+            epsilon_remaining_after=max(0.0, epsilon - after),
+            spender=spender,
+        )
+
+    def _close_entry(
+        self, reservation: Reservation | int, state: str, result: Any, note: str | None
+    ) -> ReleaseRecord:
+        rid = reservation.id if isinstance(reservation, Reservation) else reservation
+        if not isinstance(rid, int) or isinstance(rid, bool):
+            raise ParameterError(f"expected a Reservation or its id; got {reservation!r}")
+        payload = json.dumps(result, default=str) if result is not None else None
         with self._errors():
-            after, epsilon = self._admit(name, loss)
-        return max(0.0, epsilon - after)
+            with self._transaction():
+                row = self._conn.execute(
+                    "SELECT state, finished, dataset FROM releases WHERE id = ?", (rid,)
+                ).fetchone()
+                if row is None:
+                    raise ParameterError(
+                        f"no reservation {rid} in ledger {str(self.path)!r}; reserve first"
+                    )
+                if row[0] != "reserved":
+                    verb = "finish" if state == "finished" else "cancel"
+                    raise ParameterError(
+                        f"cannot {verb} reservation {rid} of dataset {row[2]!r}: it was "
+                        f"already {row[0]} at {row[1]}; an entry is closed once"
+                    )
+                self._conn.execute(
+                    "UPDATE releases SET state = ?, result = ?, finished = ?, note = ? "
+                    "WHERE id = ?",
+                    (state, payload, _now(), note, rid),
+                )
+            record = _record(
+                self._conn.execute(
+                    f"SELECT {_RECORD_COLUMNS} FROM releases WHERE id = ?", (rid,)
+                ).fetchone()
+            )
+        if isinstance(reservation, Reservation):
+            reservation.state = state
+        return record
+
+    def finish(self, reservation: Reservation | int, result: Any = None) -> ReleaseRecord:
+        """Record the result of a reserved release (a JSON-ready value) and close it.
+
+        Raises
+        ------
+        ParameterError
+            No such reservation, or it was already finished or cancelled.
+        """
+        return self._close_entry(reservation, "finished", result, None)
+
+    def cancel(self, reservation: Reservation | int, *, reason: str) -> ReleaseRecord:
+        """Give a reservation's budget back: only when NOTHING of it was published.
+
+        The entry stays in the history as cancelled, with ``reason``. Cancelling
+        after any noisy value left the process would understate the spend: in
+        doubt, finish instead.
+
+        Raises
+        ------
+        ParameterError
+            No such reservation, it was already finished or cancelled, or no reason.
+        """
+        _check_name(reason, "the reason for cancelling")
+        return self._close_entry(reservation, "cancelled", None, f"nothing published: {reason}")
 
     @contextlib.contextmanager
     def release(
@@ -407,66 +610,58 @@ class Ledger:
         what: str,
         mechanism: str,
         parameters: dict[str, Any] | None = None,
-    ) -> Iterator[PendingRelease]:
-        """Check, then let the caller draw noise, then record: one transaction.
+        spender: str | None = None,
+    ) -> Iterator[Reservation]:
+        """Reserve, let the caller draw noise in the ``with`` block, then finish.
 
-        The ``with`` block is where the noise is drawn. The released value must
-        not leave the block before it ends: if the block raises, nothing is
-        recorded, which is correct only when nothing was published.
-
-        Parameters
-        ----------
-        name
-            The dataset, registered with :meth:`add_dataset`.
-        loss
-            The privacy loss of this release.
-        what, mechanism, parameters
-            A description for the history: e.g. "mean(age)", "discrete Laplace",
-            ``{"bounds": [0, 120]}``.
+        Set ``result`` on the yielded reservation before the block ends. The
+        released value must not leave the block before it ends: if the block
+        raises, the reservation is cancelled (nothing was published). If the
+        process dies inside the block, the entry stays reserved and counts.
 
         Raises
         ------
         BudgetExceededError
             Before the block runs, when the release would exceed the budget.
         """
-        if not isinstance(loss, PrivacyLoss):
-            raise ParameterError(f"loss must be a PrivacyLoss; got {type(loss).__name__}")
-        params = json.dumps(parameters or {}, default=str, sort_keys=True)
-        with self._writer():
-            with self._errors():
-                self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                with self._errors():
-                    after, epsilon = self._admit(name, loss)
-                pending = PendingRelease(
-                    dataset=name,
-                    loss=loss,
-                    epsilon_spent_after=after,
-                    epsilon_remaining_after=max(0.0, epsilon - after),
-                )
-                yield pending
-                event = json.dumps(dict(loss.event)) if loss.event is not None else None
-                result = json.dumps(pending.result, default=str) if pending.result else None
-                with self._errors():
-                    cursor = self._conn.execute(
-                        "INSERT INTO releases(dataset, created, what, mechanism, parameters, "
-                        "epsilon, delta, rho, event, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            name,
-                            _now(),
-                            what,
-                            mechanism,
-                            params,
-                            loss.epsilon,
-                            loss.delta,
-                            loss.rho,
-                            event,
-                            result,
-                        ),
-                    )
-                    self._conn.execute("COMMIT")
-                pending.id = cursor.lastrowid
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+        pending = self.reserve(
+            name, loss, what=what, mechanism=mechanism, parameters=parameters, spender=spender
+        )
+        try:
+            yield pending
+        except BaseException as err:
+            # If even the cancel fails, the entry stays reserved: counted, never lost.
+            with contextlib.suppress(Exception):
+                self.cancel(pending, reason=f"the computation failed ({type(err).__name__})")
+            raise
+        self.finish(pending, pending.result)
+
+
+def _check_loss(loss: Any) -> None:
+    if not isinstance(loss, PrivacyLoss):
+        raise ParameterError(f"loss must be a PrivacyLoss; got {type(loss).__name__}")
+
+
+def as_ledger(
+    ledger: Ledger | str | os.PathLike[str], *, create: bool = False, timeout: float = 30.0
+) -> tuple[Ledger, bool]:
+    """The :class:`Ledger` for ``ledger`` (a ledger or its path), and whether to close it.
+
+    Every job that charges a budget takes a ledger or a path; this is the one
+    place that tells them apart (like scikit-learn's ``check_random_state``)::
+
+        book, owned = as_ledger(ledger)
+        try:
+            ...
+        finally:
+            if owned:
+                book.close()
+    """
+    if isinstance(ledger, Ledger):
+        return ledger, False
+    if isinstance(ledger, (str, os.PathLike)):
+        return Ledger(ledger, create=create, timeout=timeout), True
+    raise ParameterError(
+        f"ledger must be a veil.ledger.Ledger or the path of a ledger file; got "
+        f"{type(ledger).__name__}"
+    )

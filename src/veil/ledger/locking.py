@@ -8,14 +8,22 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from veil.errors import VeilError
+from veil.errors import LedgerBusyError
 
 try:  # POSIX: writers queue on an OS lock; elsewhere on SQLite's busy handler alone
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["write_lock"]
+__all__ = ["busy_message", "write_lock"]
+
+
+def busy_message(ledger: Path, timeout: float) -> str:
+    """What a writer that gave up waiting for ``ledger`` tells the user."""
+    return (
+        f"ledger {str(ledger)!r} is locked by another process (waited {timeout:g} s); "
+        "try again, or wait longer with --lock-timeout"
+    )
 
 
 @contextlib.contextmanager
@@ -29,7 +37,7 @@ def write_lock(ledger: Path, timeout: float) -> Iterator[None]:
 
     Raises
     ------
-    VeilError
+    LedgerBusyError
         Another process held the lock for longer than ``timeout`` seconds.
     """
     fd = -1
@@ -47,10 +55,7 @@ def write_lock(ledger: Path, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise VeilError(
-                        f"ledger {str(ledger)!r} is locked by another process (waited "
-                        f"{timeout:g} s); try again, or wait longer with --lock-timeout"
-                    ) from None
+                    raise LedgerBusyError(busy_message(ledger, timeout)) from None
                 time.sleep(pause)
                 pause = min(2 * pause, 0.005)
         yield

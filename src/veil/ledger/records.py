@@ -1,19 +1,49 @@
-"""What the ledger returns: one release as recorded, a dataset's budget, its history."""
+"""What the ledger returns: a reservation, one release as recorded, a budget, its history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from veil.dp.accountant import PrivacyLoss
+from veil.privacy import PrivacyLoss
 from veil.report import Document, Paragraph, Result, Section, Table
 
-__all__ = ["BudgetStatus", "LedgerHistory", "ReleaseRecord"]
+__all__ = ["BudgetStatus", "LedgerHistory", "ReleaseRecord", "Reservation"]
+
+#: The states of a ledger entry. Reserved and finished entries count as spent.
+STATES = ("reserved", "finished", "cancelled")
+
+
+@dataclass
+class Reservation:
+    """A release the ledger admitted and recorded as reserved: it counts as spent already.
+
+    Returned by :meth:`~veil.ledger.Ledger.reserve`; hand it to
+    :meth:`~veil.ledger.Ledger.finish` with the result once computed, or to
+    :meth:`~veil.ledger.Ledger.cancel` if nothing was published. Inside
+    :meth:`~veil.ledger.Ledger.release` set ``result`` before the block ends.
+    """
+
+    id: int
+    dataset: str
+    loss: PrivacyLoss
+    what: str
+    mechanism: str
+    epsilon_spent_after: float
+    epsilon_remaining_after: float
+    spender: str | None = None
+    result: dict[str, Any] | None = None
+    state: str = "reserved"
 
 
 @dataclass(frozen=True)
 class ReleaseRecord:
-    """One committed release: which dataset, what was released, how, and at what loss."""
+    """One ledger entry: which dataset, what was released, how, at what loss, and its state.
+
+    ``state`` is "finished" (released), "reserved" (admitted and counted, not
+    finished: running, or its process died) or "cancelled" (nothing was
+    published; ``note`` says why; it does not count).
+    """
 
     id: int
     dataset: str
@@ -23,6 +53,15 @@ class ReleaseRecord:
     parameters: dict[str, Any]
     loss: PrivacyLoss
     result: dict[str, Any] | None = None
+    state: str = "finished"
+    spender: str | None = None
+    finished: str | None = None
+    note: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this entry counts against the budget (reserved or finished)."""
+        return self.state != "cancelled"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +73,10 @@ class ReleaseRecord:
             "parameters": self.parameters,
             **{k: v for k, v in self.loss.to_dict().items()},
             "result": self.result,
+            "state": self.state,
+            "spender": self.spender,
+            "finished": self.finished,
+            "note": self.note,
         }
 
 
@@ -43,7 +86,10 @@ class BudgetStatus(Result):
 
     ``epsilon_spent`` is the smallest epsilon, at the dataset's ``delta``, that
     any of the ledger's accountants proves for all releases together
-    (``accountant`` names which; ``by_accountant`` lists them all).
+    (``accountant`` names which; ``by_accountant`` lists them all). Reserved
+    entries count as spent; ``reserved`` says how many of the ``releases`` are
+    not finished yet. With ``spender`` set, the budget and spend are that
+    spender's own (its releases from the dataset, against its budget).
     """
 
     dataset: str
@@ -55,6 +101,8 @@ class BudgetStatus(Result):
     by_accountant: dict[str, float] = field(default_factory=dict)
     ledger: str = ""
     description: str = ""
+    reserved: int = 0
+    spender: str | None = None
 
     @property
     def epsilon_remaining(self) -> float:
@@ -69,6 +117,8 @@ class BudgetStatus(Result):
             "epsilon_spent": self.epsilon_spent,
             "epsilon_remaining": self.epsilon_remaining,
             "releases": self.releases,
+            "reserved": self.reserved,
+            "spender": self.spender,
             "accountant": self.accountant,
             "by_accountant": {
                 k: (None if v == float("inf") else v) for k, v in self.by_accountant.items()
@@ -103,10 +153,20 @@ class BudgetStatus(Result):
         )
         if accountants:
             text += f" Every accountant's figure: {accountants}."
+        blocks: list[Any] = [self._table(), Paragraph(text, tone)]
+        if self.reserved:
+            blocks.append(
+                Paragraph(
+                    f"{self.reserved} of the {self.releases} releases are reserved and not "
+                    "finished (running, or their process stopped): they count as spent.",
+                    "warn",
+                )
+            )
+        who = f" (spender {self.spender})" if self.spender else ""
         return Document(
-            title=f"Privacy budget of {self.dataset}",
+            title=f"Privacy budget of {self.dataset}{who}",
             subtitle=self.ledger,
-            sections=[Section("Budget", [self._table(), Paragraph(text, tone)])],
+            sections=[Section("Budget", blocks)],
         )
 
 
@@ -127,18 +187,29 @@ class LedgerHistory(Result):
                 r.created[:19].replace("T", " "),
                 r.what,
                 r.mechanism,
+                r.spender or "",
+                _state_text(r),
                 r.loss.epsilon,
                 r.loss.delta,
                 r.loss.rho,
             ]
             for r in self.records
         ]
+        columns = ["id", "time (UTC)", "what", "mechanism", "spender", "state"]
         table = Table(
-            columns=["id", "time (UTC)", "what", "mechanism", "epsilon", "delta", "rho"],
+            columns=[*columns, "epsilon", "delta", "rho"],
             rows=rows,
-            title=f"{len(rows)} releases",
+            title=f"{len(rows)} entries",
         )
         doc = self.status.to_document()
         doc.title = f"Release history of {self.status.dataset}"
         doc.sections.append(Section("Releases", [table]))
         return doc
+
+
+def _state_text(record: ReleaseRecord) -> str:
+    if record.state == "cancelled":
+        return f"cancelled, not counted: {record.note or 'nothing was published'}"
+    if record.state == "reserved":
+        return "reserved, unfinished (counted)"
+    return "finished"

@@ -1,9 +1,12 @@
-"""Exact discrete sampling from the operating system's cryptographically secure source.
+"""Secure randomness: the operating system's cryptographic source and exact samplers on it.
 
-Used where OpenDP offers no vectorised sampler (randomized response over
-millions of answers). Every draw is an integer comparison on uniform random
-bits from ``os.urandom``: no floating-point sampling, so none of the artefacts
-Mironov (2012) exploited, and nothing can be seeded.
+The spine's one source of randomness that must not be predictable: noise for
+differential privacy where OpenDP offers no vectorised sampler (randomized
+response over millions of answers), and the random ring elements and masks of
+secret sharing. Every draw comes from ``os.urandom`` and every sampler is an
+integer comparison on uniform random bits: no floating-point sampling, so none
+of the artefacts Mironov (2012) exploited, and nothing can be seeded (a seed
+belongs only to non-private randomness: splits, shuffles, demos).
 """
 
 from __future__ import annotations
@@ -14,13 +17,27 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["bernoulli", "bernoulli_probability", "uniform_below"]
+__all__ = ["bernoulli", "bernoulli_probability", "random_bytes", "random_words", "uniform_below"]
 
 _BITS = 64
 
 
-def _uint64(n: int) -> np.ndarray:
-    return np.frombuffer(os.urandom(8 * n), dtype=np.uint64)
+def random_bytes(n: int) -> bytes:
+    """``n`` bytes from the operating system's cryptographically secure source."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0; got {n}")
+    return os.urandom(n)
+
+
+def random_words(n: int) -> np.ndarray:
+    """``n`` independent uniform 64-bit words (``uint64``): elements of the ring Z_2^64.
+
+    What additive secret sharing over Z_2^64 draws its masks from: a share
+    ``x - r`` with ``r`` uniform reveals nothing about ``x``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0; got {n}")
+    return np.frombuffer(os.urandom(8 * n), dtype=np.uint64).copy()
 
 
 def bernoulli(p: float | Fraction, size: int) -> np.ndarray:
@@ -41,7 +58,7 @@ def bernoulli(p: float | Fraction, size: int) -> np.ndarray:
     threshold = math.floor(Fraction(p) * (1 << _BITS))  # p rounded down to 64 bits
     if threshold == 0:
         return np.zeros(size, dtype=bool)
-    return _uint64(size) < np.uint64(threshold)
+    return random_words(size) < np.uint64(threshold)
 
 
 def bernoulli_probability(p: float | Fraction) -> Fraction:
@@ -63,7 +80,7 @@ def uniform_below(k: int, size: int) -> np.ndarray:
     filled = 0
     while filled < size:
         need = size - filled
-        words = _uint64(need + need // 8 + 16)
+        words = random_words(need + need // 8 + 16)
         if limit < (1 << _BITS):
             words = words[words < np.uint64(limit)]
         take = words[:need]
