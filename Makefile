@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format clean chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.core
 	$(VENV)/bin/veil assess --example --report demo-report.html
 
-test: $(VENV)/.dev
+# The HTML reports are checked in headless Chromium (tests/report/test_chromium.py);
+# CI runs as root on Debian, where this installs it when missing.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(VENV)/.dev chromium
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -q

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BarChart", "Document", "Paragraph", "Result", "Section", "Table"]
+from veil.report.charts import Chart
+
+__all__ = ["Block", "Document", "Paragraph", "Result", "Section", "Table"]
 
 
 @dataclass
@@ -28,30 +30,22 @@ class Table:
     title: str | None = None
 
 
-@dataclass
-class BarChart:
-    """Bars with optional symmetric error bars (e.g. a DP release's confidence interval)."""
-
-    labels: Sequence[str]
-    values: Sequence[float]
-    title: str
-    x_label: str = ""
-    y_label: str = ""
-    errors: Sequence[float] | None = None
-    log_y: bool = False
-
-
-Block = Paragraph | Table | BarChart
+# What a section holds, in order: text, tables and charts (see veil.report.charts).
+Block = Paragraph | Table | Chart
 
 
 @dataclass
 class Section:
+    """A titled part of a document: its blocks, in reading order."""
+
     title: str
     blocks: list[Block] = field(default_factory=list)
 
 
 @dataclass
 class Document:
+    """A whole report: a title, a subtitle saying what it is about, and its sections."""
+
     title: str
     sections: list[Section] = field(default_factory=list)
     subtitle: str = ""

@@ -1,12 +1,18 @@
-"""A self-contained HTML page for people: tables, plain-language notes, SVG plots."""
+"""A self-contained HTML page for people: tables, plain-language notes, SVG plots.
+
+The page is one offline file: styles inline, charts inline SVG drawn by
+matplotlib (:mod:`veil.report.plots`), no script and nothing fetched.
+"""
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 
-from veil.report.document import BarChart, Document, Paragraph, Table
+from veil.report.charts import Chart
+from veil.report.document import Document, Paragraph, Table
 from veil.report.format import cell
-from veil.report.svg import bar_chart_svg
+from veil.report.plots import chart_svg
 
 __all__ = ["render_html"]
 
@@ -18,13 +24,11 @@ th,td{padding:.3em .6em;border-bottom:1px solid #eee;text-align:right;vertical-a
 th:first-child,td:first-child,td.t{text-align:left} th{background:#f6f6f6}
 caption{font-weight:bold;text-align:left;padding:.3em 0}
 p.note{color:#444} p.good{color:#176b2c} p.warn{color:#8a5a00;font-weight:600}
-svg.chart{width:100%;max-width:640px;height:auto;display:block;margin:1em 0}
-.bar{fill:#4a7ab5} .err{stroke:#222;stroke-width:1.5} .grid{stroke:#eee}
-.tick{font-size:10px;fill:#555} .axis{font-size:11px;fill:#333} .ct{font-size:13px;font-weight:600}
+svg.chart{max-width:100%;height:auto;display:block;margin:1em 0}
 """
 
 
-def _block(block: object) -> str:
+def _block(block: object, index: int) -> str:
     if isinstance(block, Paragraph):
         return f'<p class="{escape(block.tone)}">{escape(block.text)}</p>'
     if isinstance(block, Table):
@@ -42,15 +46,18 @@ def _block(block: object) -> str:
         )
         caption = f"<caption>{escape(block.title)}</caption>" if block.title else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    if isinstance(block, BarChart):
-        return bar_chart_svg(block)
+    if isinstance(block, Chart):
+        return chart_svg(block, id_prefix=f"c{index}")
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 
 def render_html(document: Document) -> str:
     """Render ``document`` as one HTML page with inline styles and SVG charts."""
+    blocks = itertools.count(1)  # numbers the blocks of the page, for unique SVG ids
     sections = "".join(
-        f"<section><h2>{escape(s.title)}</h2>{''.join(_block(b) for b in s.blocks)}</section>"
+        f"<section><h2>{escape(s.title)}</h2>"
+        + "".join(_block(b, next(blocks)) for b in s.blocks)
+        + "</section>"
         for s in document.sections
     )
     subtitle = f'<p class="sub">{escape(document.subtitle)}</p>' if document.subtitle else ""
