@@ -78,3 +78,49 @@ def test_every_partition_meets_the_models(n, k, strict, which, seed) -> None:
         assert pycanon.l_diversity(out, quasi, ["sa"]) >= 2
     if which == "kt":
         assert pycanon.t_closeness(out, quasi, ["sa"]) <= 0.4 + 1e-9
+
+
+def test_suppression_peels_an_outlier_when_it_lowers_the_loss() -> None:
+    # Ten ages within 30..35 and one at 90, k=5. Without suppression the class holding
+    # 90 spans [33, 90]; with a budget of one row, 90 is suppressed and both classes
+    # span 2 years: loss (5 * 2/60 + 5 * 2/60 + 1 * 1) / 11 instead of (5 * 2/60 + 6 * 57/60) / 11.
+    frame = pl.DataFrame({"age": [30, 30, 31, 31, 32, 33, 33, 34, 34, 35, 90]})
+    kept_all = mondrian(frame, ["age"], [], [KAnonymity(5)])
+    assert kept_all.suppressed == 0 and bool(kept_all.kept.all())
+    assert kept_all.loss == pytest.approx((5 * 2 / 60 + 6 * 57 / 60) / 11)
+    peeled = mondrian(frame, ["age"], [], [KAnonymity(5)], suppression=1)
+    assert peeled.suppressed == 1
+    assert frame.filter(pl.Series(~peeled.kept))["age"].to_list() == [90]
+    assert peeled.loss == pytest.approx((5 * 2 / 60 + 5 * 2 / 60 + 1) / 11)
+    assert sorted(set(peeled.columns["age"].filter(pl.Series(peeled.kept)).to_list())) == [
+        "[30, 32]",
+        "[33, 35]",
+    ]
+
+
+def test_suppression_is_never_spent_when_it_would_raise_the_loss() -> None:
+    frame = pl.DataFrame({"age": [21, 22, 23, 24, 25, 41, 42, 43, 44, 45]})
+    result = mondrian(frame, ["age"], [], [KAnonymity(5)], suppression=3)
+    assert result.suppressed == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(20, 150), st.integers(2, 6), st.booleans(), st.integers(0, 10_000))
+def test_anonymizer_mondrian_honours_the_suppression_limit(n, k, strict, seed) -> None:
+    from veil.anonymize import Anonymizer
+
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame(
+        {
+            "age": np.r_[rng.integers(20, 40, n - 2), [95, 3]],
+            "sex": rng.choice(["F", "M"], n),
+            "sa": rng.choice(["x", "y", "z"], n),
+        }
+    )
+    anonymizer = Anonymizer([KAnonymity(k)], method="mondrian", suppression=0.05, strict=strict)
+    out = anonymizer.fit_transform(frame, ["age", "sex"])
+    assert anonymizer.suppressed_ <= int(0.05 * n)
+    assert out.height == n - anonymizer.suppressed_
+    assert pycanon.k_anonymity(out.to_pandas(), ["age", "sex"]) >= k
+    nothing = Anonymizer([KAnonymity(k)], method="mondrian", suppression=0.0, strict=strict)
+    assert nothing.fit_transform(frame, ["age", "sex"]).height == n

@@ -4,7 +4,8 @@
 and either searches the generalization lattice for the optimal global recoding
 (:mod:`veil.anonymize.search`: Samarati 2001; El Emam et al. 2009; Kohlmayer et
 al. 2012) or partitions the table with Mondrian (:mod:`veil.anonymize.mondrian`:
-LeFevre et al. 2006). Hierarchies come from ARX-format files or are built
+LeFevre et al. 2006). k-map and delta-presence measure the release against a
+population (:mod:`veil.anonymize.population`). Hierarchies come from ARX-format files or are built
 (:mod:`veil.anonymize.builders`); utility metrics live in
 :mod:`veil.anonymize.utility`. Every released table is verified with
 :mod:`veil.anonymity` before it is returned.
@@ -33,6 +34,7 @@ from veil.anonymize.models import (
     RecursiveCLDiversity,
     TCloseness,
 )
+from veil.anonymize.population import DeltaPresence, KMap
 from veil.anonymize.result import AnonymizationResult
 from veil.anonymize.verification import AnonymizationBugError
 
@@ -44,11 +46,13 @@ __all__ = [
     "BetaLikeness",
     "DateHierarchy",
     "DeltaDisclosure",
+    "DeltaPresence",
     "EntropyLDiversity",
     "GroupingHierarchy",
     "Hierarchy",
     "IntervalHierarchy",
     "KAnonymity",
+    "KMap",
     "LDiversity",
     "MaskingHierarchy",
     "PrivacyModel",

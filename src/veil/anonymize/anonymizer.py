@@ -15,13 +15,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from veil.anonymize.encoding import EncodedTable, encode_table
 from veil.anonymize.evaluation import NodeOutcome, evaluate_node
 from veil.anonymize.models import KAnonymity, PrivacyModel
 from veil.anonymize.mondrian import mondrian
+from veil.anonymize.population import KMap, PopulationModel, read_population
 from veil.anonymize.result import AnonymizationResult
 from veil.anonymize.search import optimal_generalization
 from veil.anonymize.utility import (
@@ -39,6 +39,7 @@ from veil.roles import Roles, as_column_list
 __all__ = ["Anonymizer"]
 
 METHODS = ("optimal", "mondrian")
+LOSS_METRICS = ("ncp", "arx")
 
 
 def _describe_node(table: EncodedTable, outcome: NodeOutcome) -> str:
@@ -59,8 +60,11 @@ class Anonymizer:
         or a dict of groups. Quasi-identifiers without one get a default
         (numbers: nested intervals; dates: month, year; others: value, ``*``).
     suppression
-        Largest share of rows that may be removed (``0.05``: 5 %), for
-        ``method="optimal"``; Mondrian removes none.
+        Largest share of rows that may be removed (``0.05``: 5 %). The
+        optimal search suppresses the rows of the classes that fail the
+        models; Mondrian peels outlying rows off partitions it cannot cut
+        further, only where that lowers the loss (see
+        :func:`~veil.anonymize.mondrian.mondrian`).
     method
         ``"optimal"``: global recoding, the least-loss node of the
         generalization lattice (Samarati 2001; Kohlmayer et al. 2012).
@@ -79,6 +83,14 @@ class Anonymizer:
         fewer rows are suppressed; toward ``0`` suppression is. Only the
         choice of node changes: the information loss reported in
         ``result_`` is always the unweighted Loss, comparable across factors.
+    loss_metric
+        How a generalized cell is charged, for ``method="optimal"``:
+        ``"ncp"`` (default, veil's range-based NCP: a numeric or date group
+        costs the share of the column's range it spans, a category group the
+        share of the distinct values it covers) or ``"arx"`` (ARX's Loss:
+        every group costs the share of the distinct values it covers, numbers
+        included; Iyengar 2002, Prasser et al. 2016). They differ when the
+        values of a numeric column are unevenly spread.
 
     Attributes
     ----------
@@ -102,6 +114,7 @@ class Anonymizer:
         strict: bool = True,
         target: str | None = None,
         gs_factor: float = 0.5,
+        loss_metric: str = "ncp",
     ) -> None:
         self.models = models
         self.hierarchies = hierarchies
@@ -110,6 +123,7 @@ class Anonymizer:
         self.strict = strict
         self.target = target
         self.gs_factor = gs_factor
+        self.loss_metric = loss_metric
 
     def _check_params(self) -> list[PrivacyModel]:
         models = [self.models] if isinstance(self.models, PrivacyModel) else list(self.models)
@@ -145,9 +159,54 @@ class Anonymizer:
         if self.method == "mondrian" and gs != 0.5:
             raise ParameterError(
                 f"gs_factor={gs!r} weighs generalization against suppression in "
-                "method='optimal'; Mondrian suppresses no rows. Drop gs_factor or use 'optimal'"
+                "method='optimal'; Mondrian suppresses no rows according to a gs-factor (it peels "
+                "off outliers only where that lowers the loss). Drop gs_factor or use 'optimal'"
+            )
+        if self.loss_metric not in LOSS_METRICS:
+            raise ParameterError(
+                f"loss_metric must be 'ncp' (veil's range-based NCP) or 'arx' (ARX's Loss, "
+                f"counting distinct values); got {self.loss_metric!r}"
+            )
+        if self.method == "mondrian" and self.loss_metric != "ncp":
+            raise ParameterError(
+                "loss_metric='arx' scores the levels of hierarchies, used by method='optimal'; "
+                "Mondrian releases ranges. Drop loss_metric or use 'optimal'"
+            )
+        if self.method == "mondrian" and any(
+            isinstance(m, PopulationModel) and m.population is not None for m in models
+        ):
+            raise ParameterError(
+                "k-map with a population table and delta-presence need method='optimal' "
+                "(global recoding, as in ARX): the population is generalized with the same "
+                "hierarchy levels as the sample"
             )
         return models
+
+    def _population(self, models, frame, qi):
+        """The one population the population models share, read once; ``None`` if none."""
+        sources = []
+        for model in models:
+            if (
+                isinstance(model, PopulationModel)
+                and model.population is not None
+                and not any(model.population is s for s in sources)
+            ):
+                sources.append(model.population)
+        if not sources:
+            return None
+        if len(sources) > 1:
+            raise ParameterError(
+                "the population models were given different population tables; pass the same "
+                "population (the same object or path) to k-map and delta-presence"
+            )
+        population = read_population(sources[0], qi)
+        if population.height < frame.height:
+            raise DataError(
+                f"the population has {population.height:,} rows, fewer than the "
+                f"{frame.height:,} of the table to anonymize, which must be a sample of it; "
+                "give the whole population"
+            )
+        return population
 
     def fit(
         self,
@@ -189,13 +248,21 @@ class Anonymizer:
             raise ParameterError(
                 f"{needing[0]} needs a sensitive attribute; pass sensitive=['column']"
             )
+        # k' of an estimated k-map depends on the table's rows: fix it once
+        models = [
+            m.for_rows(frame.height) if isinstance(m, KMap) and m.population is None else m
+            for m in models
+        ]
+        population = self._population(models, frame, qi)
         if self.method == "optimal":
-            released, kept, info = self._optimal(frame, qi, sa, models)
+            released, kept, info = self._optimal(frame, qi, sa, models, population)
         else:
             released, kept, info = self._mondrian(frame, qi, sa, models)
         dropped = [c for c in roles.identifier]
         output = released.filter(pl.Series(kept)).drop(dropped)
-        checks = verify_models(output, qi, sa, models)
+        checks = verify_models(
+            output, qi, sa, models, population=info.get("population"), rows=frame.height
+        )
         self.levels_ = info.get("levels")
         self.classes_ = info["classes"]
         self.suppressed_ = frame.height - output.height
@@ -219,7 +286,9 @@ class Anonymizer:
             gs_factor=float(self.gs_factor) if self.method == "optimal" else None,
             table=output,
         )
-        self._measure(frame, released, kept, output, qi, sa, models, info, dropped, checks)
+        self._measure(
+            frame, released, kept, output, qi, sa, models, info, dropped, checks, population
+        )
         self.result_.seconds = time.perf_counter() - start
         return self
 
@@ -228,9 +297,16 @@ class Anonymizer:
         self.fit(data, *args, **kwargs)
         return from_polars(self.result_.table, self._source)
 
-    def _optimal(self, frame, qi, sa, models):
+    def _optimal(self, frame, qi, sa, models, population=None):
         needs_sa = any(m.needs_sensitive for m in models)
-        table = encode_table(frame, qi, sa if needs_sa else [], self.hierarchies)
+        table = encode_table(
+            frame,
+            qi,
+            sa if needs_sa else [],
+            self.hierarchies,
+            population=population,
+            loss_metric=self.loss_metric,
+        )
         limit = math.floor(self.suppression * frame.height + 1e-9)
         gs_factor = float(self.gs_factor)
         search = optimal_generalization(table, models, limit, gs_factor=gs_factor)
@@ -248,7 +324,19 @@ class Anonymizer:
             columns[q.name] = labels.gather(q.maps[h][table.row_leaf[:, j]]).alias(q.name)
             examples[q.name] = f"{q.hierarchy['value'][0]} -> {labels[int(q.maps[h][0])]}"
         released = frame.with_columns(**columns) if columns else frame
+        generalized_population = None
+        if population is not None:
+            assert table.pop_row_leaf is not None
+            generalized_population = pl.DataFrame(
+                [
+                    (q.labels[h].cast(pl.String) if h else q.hierarchy["value"])
+                    .gather(q.maps[h][table.pop_row_leaf[:, j]])
+                    .alias(q.name)
+                    for j, (q, h) in enumerate(zip(table.quasi, best.node, strict=True))
+                ]
+            )
         info = {
+            "population": generalized_population,
             "levels": {q.name: int(h) for q, h in zip(table.quasi, best.node, strict=True)},
             "heights": table.heights,
             "examples": examples,
@@ -282,12 +370,16 @@ class Anonymizer:
 
     def _mondrian(self, frame, qi, sa, models):
         needs_sa = any(m.needs_sensitive for m in models)
-        part = mondrian(frame, qi, sa if needs_sa else [], models, strict=self.strict)
+        limit = math.floor(self.suppression * frame.height + 1e-9)
+        part = mondrian(
+            frame, qi, sa if needs_sa else [], models, strict=self.strict, suppression=limit
+        )
         released = frame.with_columns(**part.columns)
-        kept = np.ones(frame.height, dtype=bool)
-        return released, kept, {"classes": part.classes, "limit": 0, "loss": part.loss}
+        return released, part.kept, {"classes": part.classes, "limit": limit, "loss": part.loss}
 
-    def _measure(self, frame, released, kept, output, qi, sa, models, info, dropped, checks):
+    def _measure(
+        self, frame, released, kept, output, qi, sa, models, info, dropped, checks, population
+    ):
         from veil.anonymity import k_anonymity
 
         result = self.result_
@@ -299,7 +391,10 @@ class Anonymizer:
             "after": 1 / k_after if k_after else None,
         }
         for model, check in zip(models, checks, strict=True):
-            before, _ = model.measure(frame, qi, sa)
+            if isinstance(model, PopulationModel):
+                before, _ = model.measure(frame, qi, sa, population=population, rows=frame.height)
+            else:
+                before, _ = model.measure(frame, qi, sa)
             privacy[model.describe()] = {
                 "before": before,
                 "after": check.value,
@@ -309,8 +404,13 @@ class Anonymizer:
         sizes_before = frame.group_by(qi).len()["len"].to_numpy()
         sizes_after = output.group_by(qi).len()["len"].to_numpy()
         k = max([m.k for m in models if isinstance(m, KAnonymity)], default=None)
+        loss_name = (
+            "information loss (ARX Loss)"
+            if self.loss_metric == "arx"
+            else ("information loss (NCP)")
+        )
         utility: dict[str, dict[str, Any]] = {
-            "information loss (NCP)": {"before": 0.0, "after": info["loss"], "better": "lower"},
+            loss_name: {"before": 0.0, "after": info["loss"], "better": "lower"},
             "discernibility": {
                 "before": discernibility(sizes_before, 0, frame.height),
                 "after": discernibility(sizes_after, result.suppressed, frame.height),

@@ -85,6 +85,12 @@ class EncodedTable:
     sa_values: list[pl.Series]  # per sensitive attribute, value of each code (sorted)
     sa_numeric: list[bool]
     level_ncp: list[np.ndarray]  # per quasi-identifier, (levels,) summed NCP of all rows
+    # With a population (k-map, delta-presence): its rows' leaf codes, its distinct
+    # leaf combinations with their record counts, and the combination of each item.
+    pop_row_leaf: np.ndarray | None = None  # (population rows, m)
+    pop_leaf: np.ndarray | None = None  # (population items, m)
+    pop_weight: np.ndarray | None = None  # (population items,)
+    item_pop: np.ndarray | None = None  # (items,) population item of each item
 
     def __post_init__(self) -> None:
         self._groups: dict[tuple[int, int], np.ndarray] = {}
@@ -92,6 +98,21 @@ class EncodedTable:
         cells = self.leaf.shape[0] * sum(q.height for q in self.quasi)
         self._cache = cells <= _CACHE_CELLS
         self.group_counts = [q.groups for q in self.quasi]
+        self._pop_groups: dict[tuple[int, int], np.ndarray] = {}
+
+    def pop_item_groups(self, j: int, h: int) -> np.ndarray:
+        """Group code at level ``h`` of quasi-identifier ``j`` for every population item."""
+        assert self.pop_leaf is not None
+        got = self._pop_groups.get((j, h))
+        if got is None:
+            got = self.quasi[j].maps[h][self.pop_leaf[:, j]]
+            if self._cache:
+                self._pop_groups[j, h] = got
+        return got
+
+    @property
+    def has_population(self) -> bool:
+        return self.pop_leaf is not None
 
     def item_groups(self, j: int, h: int) -> np.ndarray:
         """Group code at level ``h`` of quasi-identifier ``j`` for every item (cached)."""
@@ -169,7 +190,9 @@ def _leaf_ncp(table: pl.DataFrame, maps: list[np.ndarray], numeric: bool) -> lis
     return ncps
 
 
-def _encode_quasi(name: str, values: pl.Series, spec: Hierarchy) -> QuasiEncoding:
+def _encode_quasi(
+    name: str, values: pl.Series, spec: Hierarchy, loss_metric: str = "ncp"
+) -> QuasiEncoding:
     table = spec.table(values)
     validate_table(table, name)
     table = table.sort("value", nulls_last=True)
@@ -181,7 +204,8 @@ def _encode_quasi(name: str, values: pl.Series, spec: Hierarchy) -> QuasiEncodin
         maps.append(_codes_of(col, distinct))
         labels.append(distinct)
     numeric = values.dtype.is_numeric() or values.dtype.is_temporal()
-    ncp = _leaf_ncp(table, maps, numeric)
+    # ARX's Loss counts the distinct values a group covers, whatever the type.
+    ncp = _leaf_ncp(table, maps, numeric and loss_metric == "ncp")
     return QuasiEncoding(name, table, maps, labels, ncp, numeric)
 
 
@@ -190,6 +214,9 @@ def encode_table(
     quasi: Sequence[str],
     sensitive: Sequence[str],
     hierarchies: Mapping[str, Any] | None,
+    *,
+    population: pl.DataFrame | None = None,
+    loss_metric: str = "ncp",
 ) -> EncodedTable:
     """Encode the quasi-identifiers through their hierarchies and reduce rows to items.
 
@@ -202,6 +229,14 @@ def encode_table(
     hierarchies
         Column -> hierarchy (anything :func:`as_hierarchy` accepts); a
         quasi-identifier without one gets :func:`default_hierarchy`.
+    population
+        The population the table is a sample of (k-map, delta-presence), with
+        the quasi-identifier columns: hierarchies are built over its values (the
+        domain is the population's, as in ARX) and its records are encoded too.
+    loss_metric
+        ``"ncp"``: a numeric or date group costs the share of the column's range
+        it spans; ``"arx"``: every group costs the share of the distinct values
+        it covers, as ARX's Loss does (:mod:`veil.anonymize.utility`).
     """
     hierarchies = dict(hierarchies or {})
     unknown = [c for c in hierarchies if c not in quasi]
@@ -212,13 +247,22 @@ def encode_table(
         )
     encodings: list[QuasiEncoding] = []
     row_leaf = np.empty((frame.height, len(quasi)), dtype=np.int64)
+    pop_row_leaf = None
+    if population is not None:
+        pop_row_leaf = np.empty((population.height, len(quasi)), dtype=np.int64)
     for j, name in enumerate(quasi):
         values = frame[name]
+        domain = values
+        if population is not None:
+            pop_values = _same_dtype(population[name], values)
+            domain = pl.concat([values, pop_values])
         spec = hierarchies.get(name)
-        hier = as_hierarchy(spec, name) if spec is not None else default_hierarchy(values)
-        enc = _encode_quasi(name, values, hier)
+        hier = as_hierarchy(spec, name) if spec is not None else default_hierarchy(domain)
+        enc = _encode_quasi(name, domain, hier, loss_metric)
         encodings.append(enc)
         row_leaf[:, j] = _codes_of(values, enc.hierarchy["value"])
+        if pop_row_leaf is not None:
+            pop_row_leaf[:, j] = _codes_of(pop_values, enc.hierarchy["value"])
     sa_codes_rows, sa_values, sa_numeric = [], [], []
     for name in sensitive:
         values = frame[name]
@@ -236,7 +280,11 @@ def encode_table(
         np.array([float((weight * ncp[leaf[:, j]]).sum()) for ncp in enc.ncp])
         for j, enc in enumerate(encodings)
     ]
+    pop = {}
+    if pop_row_leaf is not None:
+        pop = _encode_population(encodings, row_leaf[first], weight, pop_row_leaf)
     return EncodedTable(
+        **pop,
         quasi=encodings,
         sensitive=list(sensitive),
         row_leaf=row_leaf,
@@ -248,6 +296,63 @@ def encode_table(
         sa_numeric=sa_numeric,
         level_ncp=level_ncp,
     )
+
+
+def _same_dtype(values: pl.Series, like: pl.Series) -> pl.Series:
+    """The population's column in the sample's dtype (a CSV may read them differently)."""
+    from veil.errors import DataError
+
+    if values.dtype == like.dtype:
+        return values
+    cast = values.cast(pl.String).cast(like.dtype, strict=False)
+    bad = values.filter(cast.is_null() & values.is_not_null())
+    if bad.len():
+        raise DataError(
+            f"population value {bad[0]!r} of {values.name!r} cannot be read as {like.dtype} like "
+            "the sample's column; give both tables the same column types"
+        )
+    return cast
+
+
+def _encode_population(
+    encodings: list[QuasiEncoding],
+    item_leaf: np.ndarray,
+    item_weight: np.ndarray,
+    pop_row_leaf: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Population items, and each sample item's population item (the sample is a subset).
+
+    Raises
+    ------
+    DataError
+        Some combination of quasi-identifier values has more rows in the
+        sample than in the population: the table is not a sample of it.
+    """
+    from veil.errors import DataError
+
+    sizes = [e.hierarchy.height for e in encodings]
+    n_items = item_leaf.shape[0]
+    both = np.concatenate([item_leaf, pop_row_leaf])
+    key, _ = dense_codes(list(both.T), sizes)
+    item_key, pop_key = key[:n_items], key[n_items:]
+    pop_values, first, pop_weight = np.unique(pop_key, return_index=True, return_counts=True)
+    pos = np.minimum(np.searchsorted(pop_values, item_key), max(pop_values.size - 1, 0))
+    found = pop_values[pos] == item_key if pop_values.size else np.zeros(n_items, dtype=bool)
+    # rows of the sample per population item (several items share one: sensitive values)
+    in_sample = np.bincount(pos[found], weights=item_weight[found], minlength=pop_values.size)
+    short = int(item_weight[~found].sum()) + int(np.clip(in_sample - pop_weight, 0, None).sum())
+    if short:
+        raise DataError(
+            f"the table to anonymize is not a sample of the population: {short:,} of its rows "
+            "have quasi-identifier values the population lacks (or holds fewer times); give "
+            "the population the sample was drawn from, which contains every sample row"
+        )
+    return {
+        "pop_row_leaf": pop_row_leaf,
+        "pop_leaf": pop_row_leaf[first],
+        "pop_weight": pop_weight.astype(np.int64),
+        "item_pop": pos.astype(np.int64),
+    }
 
 
 def _codes_of(values: pl.Series, distinct: pl.Series) -> np.ndarray:

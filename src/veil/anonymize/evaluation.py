@@ -153,10 +153,15 @@ class SensitiveStats:
 
 @dataclass
 class ClassStats:
-    """Sizes and sensitive-value counts of every equivalence class of a candidate."""
+    """Sizes and sensitive-value counts of every equivalence class of a candidate.
+
+    ``population`` holds, when the models need one (k-map, delta-presence),
+    the number of population records matching each class.
+    """
 
     sizes: np.ndarray
     sensitive: list[SensitiveStats]
+    population: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -250,6 +255,23 @@ def node_classes(table: EncodedTable, node: Sequence[int]) -> tuple[np.ndarray, 
     return dense_codes(columns, sizes)
 
 
+def population_classes(
+    table: EncodedTable, node: Sequence[int]
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Classes of the sample's items at ``node`` and population records matching each.
+
+    The classes are formed over the population's items (a superset of the
+    sample's combinations), so one pass gives both: each sample item takes
+    the class of its population item.
+    """
+    assert table.pop_weight is not None and table.item_pop is not None
+    columns = [table.pop_item_groups(j, h) for j, h in enumerate(node)]
+    sizes = [table.group_counts[j][h] for j, h in enumerate(node)]
+    pop_class, n_classes = dense_codes(columns, sizes)
+    counts = np.bincount(pop_class, weights=table.pop_weight, minlength=n_classes)
+    return pop_class[table.item_pop], n_classes, counts
+
+
 def evaluate_node(
     table: EncodedTable,
     node: Sequence[int],
@@ -265,7 +287,11 @@ def evaluate_node(
     Returns the outcome, the class of each item and the kept-class mask.
     """
     node = tuple(int(h) for h in node)
-    item_class, n_classes = node_classes(table, node)
+    population = None
+    if table.has_population:
+        item_class, n_classes, population = population_classes(table, node)
+    else:
+        item_class, n_classes = node_classes(table, node)
     needs_sa = any(m.needs_sensitive for m in models)
     stats = ClassStats.build(
         item_class,
@@ -276,6 +302,7 @@ def evaluate_node(
         table.sa_numeric,
         with_sensitive=needs_sa,
     )
+    stats.population = population
     keep, monotone_keep = suppress_failing(stats, models)
     n = table.n_rows
     mono_suppressed = n - int(stats.sizes[monotone_keep].sum())

@@ -16,6 +16,14 @@ sensitive) combinations weighted by their row counts rather than on the
 rows: a strict cut never separates two identical rows, and a relaxed cut
 splits a combination's count, which is then dealt to rows at the end. That is
 what makes a million rows take seconds, not minutes.
+
+**Suppression.** With a budget of ``suppression`` rows, a partition that no
+cut can split may shed its most extreme rows: the rows holding the smallest
+or the largest value of one quasi-identifier are suppressed when the rest
+still satisfies the models and the loss goes down (the NCP the rest saves
+outweighs the cost, 1 per cell, of the suppressed rows), and the rest is then
+partitioned again. Outliers that would stretch a class's ranges are removed
+that way, never more rows than the budget.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import polars as pl
 from veil.anonymize.encoding import dense_codes
 from veil.anonymize.evaluation import ClassStats
 from veil.anonymize.models import KAnonymity, PrivacyModel
-from veil.errors import DataError
+from veil.errors import DataError, ParameterError
 
 __all__ = ["MondrianResult", "mondrian"]
 
@@ -42,6 +50,8 @@ class MondrianResult:
     row_class: np.ndarray
     classes: int
     loss: float
+    kept: np.ndarray | None = None  # (rows,) False for suppressed rows
+    suppressed: int = 0
 
 
 @dataclass
@@ -55,6 +65,8 @@ class _Items:
     sa_numeric: list[bool]
     sa_p: list[np.ndarray]
     row_item: np.ndarray
+    numeric: np.ndarray | None = None  # (m,) range-based NCP (numbers, dates)
+    n_values: np.ndarray | None = None  # (m,) distinct values per quasi-identifier
 
 
 def _ordinal(values: pl.Series) -> tuple[np.ndarray, pl.Series, np.ndarray | None]:
@@ -126,6 +138,8 @@ def _prepare(frame: pl.DataFrame, quasi: Sequence[str], sensitive: Sequence[str]
         sa_numeric,
         sa_p,
         row_item.astype(np.int64),
+        np.array([p is not None for p in positions], dtype=bool),
+        np.array([len(d) for d in distincts], dtype=np.int64),
     )
     return items, distincts, positions
 
@@ -184,9 +198,52 @@ def _cut(
     return [((idx[: e + 1], w[: e + 1]), (idx[e + 1 :], w[e + 1 :])) for e in best]
 
 
+def _ncp_per_row(items: _Items, idx: np.ndarray) -> float:
+    """Summed NCP over the quasi-identifiers of one row of a class holding items ``idx``."""
+    total = 0.0
+    for j in range(items.codes.shape[1]):
+        if items.numeric[j]:
+            col = items.scale[idx, j]
+            total += (col.max() - col.min()) / items.span[j] if items.span[j] > 0 else 0.0
+        elif items.n_values[j] > 1:
+            total += (np.unique(items.codes[idx, j]).size - 1) / (items.n_values[j] - 1)
+    return total
+
+
+def _peel(
+    items: _Items, checker: _Checker, idx: np.ndarray, w: np.ndarray, budget: float
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+    """The best extreme-value slice of a partition to suppress, or ``None``.
+
+    Candidates: for each quasi-identifier, the items holding its smallest or
+    its largest value in the partition. One is taken when it fits the budget,
+    the rest satisfies the models, and the loss drops: the rest's rows save
+    more NCP than the suppressed rows cost (1 per cell, minus what they cost kept).
+    """
+    m = items.codes.shape[1]
+    size = float(w.sum())
+    here = _ncp_per_row(items, idx)
+    best, best_gain = None, 0.0
+    for j in range(m):
+        col = items.codes[idx, j]
+        for edge in (col.min(), col.max()):
+            out = col == edge
+            removed = float(w[out].sum())
+            if removed > budget or out.all():
+                continue
+            rest = (idx[~out], w[~out])
+            if rest[1].sum() < checker.min_size:
+                continue
+            gain = (size - removed) * (here - _ncp_per_row(items, rest[0]))
+            gain -= removed * (m - here)
+            if gain > best_gain + 1e-12 and checker.ok([rest]):
+                best, best_gain = ((idx[out], w[out]), rest), gain
+    return best
+
+
 def _partition(
-    items: _Items, checker: _Checker, strict: bool
-) -> list[tuple[np.ndarray, np.ndarray]]:
+    items: _Items, checker: _Checker, strict: bool, budget: float = 0.0
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]:
     root = (np.arange(items.weight.shape[0]), items.weight.copy())
     if not checker.ok([root]):
         raise DataError(
@@ -195,26 +252,34 @@ def _partition(
         )
     span = np.where(items.span > 0, items.span, 1.0)
     done: list[tuple[np.ndarray, np.ndarray]] = []
+    gone: list[tuple[np.ndarray, np.ndarray]] = []
     stack = [root]
     while stack:
         idx, w = stack.pop()
-        if w.sum() < 2 * checker.min_size or idx.size == 0:
-            done.append((idx, w))
+        if idx.size == 0:
             continue
-        sub = items.scale[idx]
-        width = (sub.max(axis=0) - sub.min(axis=0)) / span
         cuts: list = []
-        for dim in np.argsort(-width, kind="stable"):
-            if width[dim] <= 0:
-                break
-            cuts = [c for c in _cut(idx, w, items.scale[:, dim], strict) if checker.ok(c)]
-            if cuts:
-                break
+        if w.sum() >= 2 * checker.min_size:
+            sub = items.scale[idx]
+            width = (sub.max(axis=0) - sub.min(axis=0)) / span
+            for dim in np.argsort(-width, kind="stable"):
+                if width[dim] <= 0:
+                    break
+                cuts = [c for c in _cut(idx, w, items.scale[:, dim], strict) if checker.ok(c)]
+                if cuts:
+                    break
         if cuts:
             stack.extend(cuts[0])
-        else:
+            continue
+        # No cut: the partition is a class, unless shedding outliers lowers the loss.
+        peeled = _peel(items, checker, idx, w, budget) if budget >= 1 else None
+        if peeled is None:
             done.append((idx, w))
-    return done
+        else:
+            gone.append(peeled[0])
+            budget -= float(peeled[0][1].sum())
+            stack.append(peeled[1])
+    return done, gone
 
 
 def _format(values: pl.Series, code: int) -> str:
@@ -275,6 +340,7 @@ def mondrian(
     models: Sequence[PrivacyModel],
     *,
     strict: bool = True,
+    suppression: int = 0,
 ) -> MondrianResult:
     """Partition ``frame`` with Mondrian and generalize each class's quasi-identifiers.
 
@@ -289,9 +355,17 @@ def mondrian(
         t-closeness, ... in any combination).
     strict
         Strict (non-overlapping) or relaxed multidimensional partitioning.
+    suppression
+        Most rows that may be suppressed (peeled off as outliers, see above).
     """
+    if isinstance(suppression, bool) or not isinstance(suppression, (int, np.integer)):
+        raise ParameterError(f"suppression is a number of rows here; got {suppression!r}")
+    if suppression < 0:
+        raise ParameterError(f"suppression must be >= 0 rows; got {suppression}")
     items, distincts, positions = _prepare(frame, quasi, sensitive)
-    parts = _partition(items, _Checker(items, models), strict)
+    kept_parts, gone = _partition(items, _Checker(items, models), strict, float(suppression))
+    parts = kept_parts + gone
+    n_kept = len(kept_parts)
     m = len(quasi)
     n = float(items.weight.sum())
     # Rows of each item are dealt to the parts holding it, in order.
@@ -306,15 +380,24 @@ def mondrian(
     labels: list[list[str | None]] = []
     total_ncp = 0.0
     entry_w = np.concatenate([p[1] for p in parts])
+    live = part_of < n_kept
     for j in range(m):
         lab, ncp = _release(
-            distincts[j], positions[j], part_of, items.codes[part_items, j], entry_w, len(parts)
+            distincts[j],
+            positions[j],
+            part_of[live],
+            items.codes[part_items[live], j],
+            entry_w[live],
+            n_kept,
         )
-        labels.append(lab)
+        labels.append(lab + [None] * len(gone))
         total_ncp += ncp
+    suppressed = round(sum(float(p[1].sum()) for p in gone))
+    total_ncp += suppressed * m
     columns = {
         name: pl.Series(name, labels[j], dtype=pl.String).gather(row_class)
         for j, name in enumerate(quasi)
     }
     loss = total_ncp / (n * m) if n and m else 0.0
-    return MondrianResult(columns, row_class, len(parts), loss)
+    kept = row_class < n_kept
+    return MondrianResult(columns, row_class, n_kept, loss, kept, suppressed)

@@ -69,11 +69,26 @@ def verify_models(
     quasi: Sequence[str],
     sensitive: Sequence[str],
     models: Sequence[PrivacyModel],
+    *,
+    population: pl.DataFrame | None = None,
+    rows: int | None = None,
 ) -> list[ModelCheck]:
-    """Measure ``frame`` for every model; raise :class:`AnonymizationBugError` on a failure."""
+    """Measure ``frame`` for every model; raise :class:`AnonymizationBugError` on a failure.
+
+    ``population`` is the population generalized like ``frame`` (k-map,
+    delta-presence count the records matching each released class in it);
+    ``rows`` the rows of the table before suppression (estimated k-map).
+    """
+    from veil.anonymize.population import PopulationModel
+
     checks = []
     for model in models:
-        value, ok = model.measure(frame, list(quasi), list(sensitive))
+        if isinstance(model, PopulationModel):
+            value, ok = model.measure(
+                frame, list(quasi), list(sensitive), population=population, rows=rows
+            )
+        else:
+            value, ok = model.measure(frame, list(quasi), list(sensitive))
         checks.append(ModelCheck(model.describe(), value, bool(ok)))
         if not ok:
             raise AnonymizationBugError(

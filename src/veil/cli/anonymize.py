@@ -52,6 +52,38 @@ def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
     return models
 
 
+def _population_models(k_map, delta_presence, population, sampling_fraction):
+    """k-map and delta-presence from their flags; they share one population."""
+    from veil.anonymize import DeltaPresence, KMap
+    from veil.io import read_table
+
+    models: list[object] = []
+    if population is not None and k_map is None and delta_presence is None:
+        fail("--population is for --k-map or --delta-presence; give one of them")
+    if sampling_fraction is not None and k_map is None:
+        fail("--sampling-fraction is for --k-map; give --k-map K")
+    if (k_map is not None or delta_presence is not None) and population is not None:
+        population = read_table(population)
+    if k_map is not None:
+        if population is None and sampling_fraction is None:
+            fail("--k-map needs --population FILE or --sampling-fraction F (e.g. 0.1)")
+        if population is not None and sampling_fraction is not None:
+            fail("give --population or --sampling-fraction for --k-map, not both")
+        models.append(KMap(k_map, population=population, sampling_fraction=sampling_fraction))
+    if delta_presence is not None:
+        lo, sep, hi = delta_presence.partition(",")
+        try:
+            bounds = (float(lo), float(hi))
+        except ValueError:
+            fail(f"--delta-presence takes 'MIN,MAX' such as 0.05,0.5; got {delta_presence!r}")
+        if not sep:
+            fail(f"--delta-presence takes 'MIN,MAX' such as 0.05,0.5; got {delta_presence!r}")
+        if population is None:
+            fail("--delta-presence needs --population FILE (the table the sample was drawn from)")
+        models.append(DeltaPresence(*bounds, population=population))
+    return models
+
+
 def _hierarchies(specs: list[str] | None) -> dict[str, object]:
     from veil.anonymize.builders import hierarchy_from_spec
 
@@ -104,6 +136,31 @@ def anonymize(
     delta: Annotated[
         float | None, typer.Option("--delta", help="delta-disclosure privacy.")
     ] = None,
+    k_map: Annotated[
+        int | None,
+        typer.Option("--k-map", help="k-map: population records each class must match."),
+    ] = None,
+    delta_presence: Annotated[
+        str | None,
+        typer.Option("--delta-presence", help="delta-presence bounds as 'MIN,MAX' (0.05,0.5)."),
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option("--population", help="Population table the input is a sample of."),
+    ] = None,
+    sampling_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--sampling-fraction", help="k-map without a population: sample share in (0, 1]."
+        ),
+    ] = None,
+    loss_metric: Annotated[
+        str,
+        typer.Option(
+            "--loss-metric",
+            help="ncp (veil's range-based NCP) or arx (ARX's Loss, counting distinct values).",
+        ),
+    ] = "ncp",
     method: Annotated[
         str, typer.Option("--method", help="optimal (global recoding) or mondrian.")
     ] = "optimal",
@@ -150,7 +207,18 @@ def anonymize(
     quasi_cols = columns(quasi, what="quasi-identifiers")
     if not quasi_cols:
         fail("give the quasi-identifier columns with -q, e.g. -q age,sex,zip")
-    models = _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
+    for path, what in ((output, "output"), (report, "report")):
+        if path and Path(path).is_dir():
+            fail(f"the {what} path {path!r} is a folder; give a file path such as out.csv")
+        if path and population and _same_file(population, path):
+            fail(f"the {what} path {path!r} is the population file; choose another")
+    extra = _population_models(k_map, delta_presence, population, sampling_fraction)
+    others = (k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
+    if extra and all(v is None for v in others):
+        models = extra
+    else:
+        models = _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
+        models += extra
     data = read_table(file, delimiter=delimiter)
     anonymizer = Anonymizer(
         models,
@@ -160,6 +228,7 @@ def anonymize(
         strict=not relaxed,
         target=target,
         gs_factor=gs_factor,
+        loss_metric=loss_metric,
     )
     anonymizer.fit(
         data,
