@@ -96,3 +96,32 @@ def test_installed_command_exits_2(tmp_path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_sampling_fraction_adds_population_uniqueness(capsys, table_path) -> None:
+    code, out, _ = run(
+        capsys, "assess", table_path, "-q", "age,zip", "--sampling-fraction", "0.05", "--json"
+    )
+    assert code == 0
+    estimated = json.loads(out)["population_uniqueness"]
+    assert estimated["sampling_fraction"] == 0.05 and estimated["population_size"] == 100
+    assert set(estimated["population_unique_share"]) == {"pitman", "zayatz", "snb", "dankar"}
+    code, out, _ = run(capsys, "assess", table_path, "-q", "age", "--population-size", "50")
+    assert code == 0 and "Population uniqueness (estimated)" in out
+    code, out, _ = run(capsys, "assess", table_path, "-q", "age", "--json")
+    assert json.loads(out)["population_uniqueness"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sampling-fraction", "1.5"], "sampling_fraction must be in (0, 1]"),
+        (["--sampling-fraction", "0"], "sampling_fraction must be in (0, 1]"),
+        (["--population-size", "3"], "population_size must be at least the 5 records"),
+        (["--sampling-fraction", "0.1", "--population-size", "50"], "one of the two"),
+    ],
+)
+def test_bad_sampling_is_one_line_and_exit_2(capsys, table_path, args, message) -> None:
+    code, _, err = run(capsys, "assess", table_path, "-q", "age", *args)
+    assert code == 2
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1

@@ -4,7 +4,9 @@ One function per technique, named after it, each taking the data, the
 quasi-identifiers and the sensitive attributes and returning exactly what
 pyCANON (Sáinz-Pardo Díaz & López García 2022) returns, from a single
 group-by over the table. :func:`assess` computes all of them, the utility
-metrics and the re-identification risk in one report.
+metrics and the re-identification risk in one report; given a sampling
+fraction, :func:`population_uniqueness` estimates how many people of the
+population are unique (Pitman, Zayatz, SNB and Dankar et al.'s rule, as ARX).
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from veil.anonymity.metrics import (
     max_reidentification_risk,
     sensitive_entropy,
 )
+from veil.anonymity.population import PopulationUniqueness, population_uniqueness
 from veil.anonymity.risk import RiskProfile, reidentification_risk
 from veil.anonymity.t_closeness import t_closeness
 
 __all__ = [
     "TECHNIQUES",
     "AssessmentReport",
+    "PopulationUniqueness",
     "RiskProfile",
     "alpha_k_anonymity",
     "assess",
@@ -44,6 +48,7 @@ __all__ = [
     "k_anonymity",
     "l_diversity",
     "max_reidentification_risk",
+    "population_uniqueness",
     "recursive_c_l_diversity",
     "reidentification_risk",
     "sensitive_entropy",

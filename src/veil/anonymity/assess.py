@@ -13,7 +13,12 @@ from veil.anonymity.delta_disclosure import delta_of
 from veil.anonymity.k_anonymity import alpha_of, k_of
 from veil.anonymity.l_diversity import entropy_l_of, l_of, recursive_c_l_of
 from veil.anonymity.metrics import classification_metric_of, entropy_of_counts
-from veil.anonymity.risk import RiskProfile, risk_of
+from veil.anonymity.population import (
+    PopulationUniqueness,
+    check_sampling,
+    uniqueness_of_histogram,
+)
+from veil.anonymity.risk import RiskProfile, class_size_histogram, risk_of
 from veil.anonymity.t_closeness import t_of
 from veil.report import BarChart, Document, Paragraph, Result, Section, Table
 
@@ -74,6 +79,7 @@ class AssessmentReport(Result):
     techniques: dict[str, Any]
     metrics: dict[str, Any]
     risk: RiskProfile
+    population_uniqueness: PopulationUniqueness | None = None
 
     @property
     def k(self) -> int:
@@ -95,10 +101,16 @@ class AssessmentReport(Result):
             "techniques": techniques,
             "metrics": self.metrics,
             "risk": self.risk.to_dict(),
+            "population_uniqueness": None
+            if self.population_uniqueness is None
+            else self.population_uniqueness.to_dict(),
         }
 
     def to_document(self) -> Document:
-        sections = [self._summary(), self._techniques(), self._risk(), self._metrics()]
+        sections = [self._summary(), self._techniques(), self._risk()]
+        if self.population_uniqueness is not None:
+            sections.append(self.population_uniqueness.section())
+        sections.append(self._metrics())
         return Document(
             title="Anonymity assessment",
             subtitle=(
@@ -126,6 +138,17 @@ class AssessmentReport(Result):
                 tone="warn" if r.prosecutor_at_risk > 0 else "good",
             ),
         ]
+        pu = self.population_uniqueness
+        if pu is not None and pu.estimated_share is not None:
+            blocks.append(
+                Paragraph(
+                    f"In the population it was sampled from (sampling fraction "
+                    f"{pu.sampling_fraction:.3g}), an estimated {pu.estimated_share:.2%} of "
+                    f"people are unique on the quasi-identifiers ({_MODEL_NAMES[pu.dankar_model]}"
+                    "'s model, chosen by Dankar et al.'s rule; an estimate, see below).",
+                    tone="warn" if pu.estimated_share > 0 else "good",
+                )
+            )
         return Section("Summary", blocks)
 
     def _techniques(self) -> Section:
@@ -162,15 +185,29 @@ class AssessmentReport(Result):
             )
         rows.append(["marketer", None, r.marketer, None])
         dist = r.size_distribution
+        marketer = (
+            "the mean of f/F over records"
+            if r.journalist_highest is not None
+            else "without a population table it equals the prosecutor's average, classes / records"
+        )
         blocks: list[Any] = [
-            Table(["attacker model", "highest risk", "average risk", "records at risk"], rows),
+            Table(
+                [
+                    "attacker model",
+                    "highest risk",
+                    "average risk per record",
+                    "records at risk",
+                ],
+                rows,
+            ),
             Paragraph(
                 "Prosecutor: the attacker knows the person is in this table; a record in a "
-                "class of f records is re-identified with probability 1/f. Journalist: the "
-                "attacker only knows the person is in the wider population; risk is 1/F with "
-                "F the class size in the population table. Marketer: the share of records an "
-                "attacker re-identifies when linking the whole table. Records at risk: share "
-                f"of records whose risk is above {r.threshold:.0%}."
+                "class of f records is re-identified with probability 1/f, and the average "
+                "over records is classes / records. Journalist: the attacker only knows the "
+                "person is in the wider population; risk is 1/F with F the class size in the "
+                "population table. Marketer: the share of records an attacker re-identifies "
+                f"when linking the whole table ({marketer}). Records at risk: share of records "
+                f"whose risk is above {r.threshold:.0%}."
             ),
             BarChart(
                 labels=[d["size"] for d in dist],
@@ -190,8 +227,9 @@ class AssessmentReport(Result):
         if r.population_unique_share is not None:
             blocks.append(
                 Paragraph(
-                    f"{r.population_unique_share:.1%} of records are unique in the population "
-                    "too: those are re-identifiable by anyone holding the population register."
+                    f"{r.population_unique_share:.1%} of the table's records are unique in the "
+                    "population table too: those are re-identifiable by anyone holding the "
+                    "population register."
                 )
             )
         return Section("Re-identification risk", blocks)
@@ -210,9 +248,9 @@ class AssessmentReport(Result):
                 "sum of squared class sizes; lower keeps more detail",
             ],
             [
-                "average re-identification risk",
+                "average risk per class (pyCANON's average_rir)",
                 m["average_reidentification_risk"],
-                "mean over classes of 1 / size",
+                "mean over classes of 1 / size: each class counts once",
             ],
             ["maximum re-identification risk", m["max_reidentification_risk"], "1 / k"],
         ]
@@ -228,9 +266,23 @@ class AssessmentReport(Result):
             rows.append(
                 [f"entropy of {sa} (nats)", value, "spread of the sensitive values over the table"]
             )
-        return Section(
-            "Utility and disclosure metrics", [Table(["metric", "value", "meaning"], rows)]
-        )
+        blocks: list[Any] = [Table(["metric", "value", "meaning"], rows)]
+        per_class, per_record = m["average_reidentification_risk"], self.risk.prosecutor_average
+        if not math.isclose(per_class, per_record, rel_tol=1e-12):
+            blocks.append(
+                Paragraph(
+                    f"Two averages of the same risk 1/size: the average risk per class "
+                    f"({per_class:.4g}) counts every class once, however many records it "
+                    f"holds; the prosecutor's average risk per record ({per_record:.4g}, in "
+                    "the risk section) counts every record once, so large classes weigh by "
+                    "their size. The per-class figure is never the lower (a mean of 1/size is "
+                    "at least 1 / the mean size); they agree only when all classes have one size."
+                )
+            )
+        return Section("Utility and disclosure metrics", blocks)
+
+
+_MODEL_NAMES = {"pitman": "Pitman", "zayatz": "Zayatz", "snb": "the SNB", None: "no"}
 
 
 def _num(value: Any) -> str:
@@ -256,6 +308,8 @@ def assess(
     others_as_quasi: bool = False,
     population: Any = None,
     risk_threshold: float = 0.2,
+    sampling_fraction: float | None = None,
+    population_size: float | None = None,
 ) -> AssessmentReport:
     """Assess how identifiable ``data`` is: all nine techniques, metrics and risk, in one pass.
 
@@ -278,13 +332,23 @@ def assess(
         Optional population table for the journalist risk model.
     risk_threshold
         Records whose prosecutor (or journalist) risk exceeds this are *at risk*.
+    sampling_fraction
+        The share of a population the table was sampled from (0.01 for a 1%
+        sample): adds the estimated population uniqueness (Pitman, Zayatz, SNB
+        and Dankar et al.'s choice; see :func:`population_uniqueness`).
+    population_size
+        The size of that population, instead of ``sampling_fraction``.
 
     Returns
     -------
     AssessmentReport
     """
+    estimate_population = sampling_fraction is not None or population_size is not None
+    if estimate_population:
+        check_sampling(sampling_fraction, population_size)
     table = build_class_table(data, quasi, sensitive, need_sensitive=False)
     sizes = table.class_sizes()
+    histogram = class_size_histogram(sizes)
     k = k_of(table)
     techniques: dict[str, Any] = {"k-anonymity": k}
     metrics: dict[str, Any] = {
@@ -321,5 +385,10 @@ def assess(
         n_classes=len(sizes),
         techniques=techniques,
         metrics=metrics,
-        risk=risk_of(table, population=population, threshold=risk_threshold),
+        risk=risk_of(table, population=population, threshold=risk_threshold, histogram=histogram),
+        population_uniqueness=uniqueness_of_histogram(
+            *histogram, sampling_fraction=sampling_fraction, population_size=population_size
+        )
+        if estimate_population
+        else None,
     )

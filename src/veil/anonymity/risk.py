@@ -126,24 +126,35 @@ def _population_sizes(table: ClassTable, population: Any) -> tuple[np.ndarray, n
     return population_sizes, joined["size"].to_numpy().astype(np.int64)
 
 
-def risk_of(table: ClassTable, *, population: Any = None, threshold: float = 0.2) -> RiskProfile:
-    """Risk profile from an already built class table."""
+def class_size_histogram(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct class sizes, ascending, and how many classes have each."""
+    histogram = np.bincount(sizes)
+    size = np.flatnonzero(histogram)
+    return size, histogram[size]
+
+
+def risk_of(
+    table: ClassTable,
+    *,
+    population: Any = None,
+    threshold: float = 0.2,
+    histogram: tuple[np.ndarray, np.ndarray] | None = None,
+) -> RiskProfile:
+    """Risk profile from an already built class table (and its class-size histogram, if known)."""
     if not 0 < threshold <= 1:
         raise ParameterError(f"risk threshold must be in (0, 1]; got {threshold!r}")
     sizes = table.class_sizes()
     n = table.n_rows
     # Every prosecutor measure depends on a class only through its size: work
     # on the distinct sizes and how many classes have each.
-    histogram = np.bincount(sizes)
-    size = np.flatnonzero(histogram)
-    classes = histogram[size]
+    size, classes = class_size_histogram(sizes) if histogram is None else histogram
     risk = 1 / size
     profile: dict[str, Any] = {
         "n_records": n,
         "n_classes": len(sizes),
         "threshold": threshold,
         "size_distribution": _size_distribution(size, classes),
-        "unique_share": float(histogram[1] / n) if len(histogram) > 1 else 0.0,
+        "unique_share": float(classes[size == 1].sum() / n),
         "prosecutor_highest": float(risk.max()),
         "prosecutor_average": len(sizes) / n,
         "prosecutor_at_risk": float((size * classes)[risk > threshold].sum() / n),

@@ -33,6 +33,17 @@ def assess(
     risk_threshold: Annotated[
         float, typer.Option(help="Records with re-identification risk above this are at risk.")
     ] = 0.2,
+    sampling_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of a population the file was sampled from (0.01 for 1%): estimate how "
+            "many people of it are unique (Pitman, Zayatz, SNB; Dankar et al.'s choice).",
+        ),
+    ] = None,
+    population_size: Annotated[
+        float | None,
+        typer.Option(help="Size of that population, instead of --sampling-fraction."),
+    ] = None,
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (detected when omitted).")
     ] = None,
@@ -71,5 +82,7 @@ def assess(
         others_as_quasi=others_as_quasi,
         population=population,
         risk_threshold=risk_threshold,
+        sampling_fraction=sampling_fraction,
+        population_size=population_size,
     )
     emit(result, json=json, report=report)
