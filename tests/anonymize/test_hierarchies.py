@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -145,3 +146,59 @@ def test_default_hierarchy_masks_digit_codes() -> None:
     assert table.row(0)[:3] == ("02139", "0213*", "021**")
     names = pl.Series("name", ["ann", "bob", "eve"])  # same length, not digits
     assert not isinstance(default_hierarchy(names), MaskingHierarchy)
+
+
+def test_zip_codes_with_a_few_zip4_and_foreign_codes_are_still_masked() -> None:
+    from veil.anonymize.builders import CodeHierarchy, default_hierarchy
+
+    rng = np.random.default_rng(4)
+    zips = [f"{z:05d}" for z in rng.choice(np.arange(1000, 99999), 25_494, replace=False)]
+    odd = [f"{z}-{rng.integers(1000, 9999)}" for z in zips[:28]]  # 28 ZIP+4 codes
+    values = pl.Series("zip", [*zips, *odd, "02139", "02139-4307", "SW1A1AA", None])
+    hierarchy = default_hierarchy(values)
+    assert isinstance(hierarchy, CodeHierarchy) and hierarchy.length == 5
+    levels = _levels(hierarchy, values)  # validates the nesting too
+    assert levels["02139"] == ("0213*", "021**", "02***", "0****", "*")
+    assert levels["02139-4307"] == levels["02139"]  # a ZIP+4 joins its ZIP code
+    assert levels["SW1A1AA"] == ("SW1A1A*", "SW1A***", "SW1****", "S******", "*")
+    assert levels[None] == (None, None, None, None, "*")
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "category"),
+    [
+        ("STATE", list(range(1, 57)), True),  # FARS state codes
+        ("race_code", [1, 2, 3, 4, 5, 6, 7], True),
+        ("countyId", list(range(1, 40)), True),
+        ("RACE", [1, 2, 3, 4, 5, 6, 7, 97, 98, 99], True),
+        ("x", [1, 2, 3, 4, 99], True),  # a "not known" sentinel far above the codes
+        ("age", list(range(18, 60)), False),
+        ("education-num", list(range(1, 17)), False),
+        ("state", list(range(100)), False),  # too many values to be codes
+    ],
+)
+def test_integer_codes_are_categories_measures_get_intervals(name, values, category) -> None:
+    from veil.anonymize.builders import default_hierarchy, is_integer_code
+
+    series = pl.Series(name, values * 3)
+    assert is_integer_code(series) is category
+    hierarchy = default_hierarchy(series)
+    assert isinstance(hierarchy, GroupingHierarchy if category else IntervalHierarchy)
+    if category:  # no [0, 8) ranges: the code, then *
+        assert all(level == ("*",) for level in _levels(hierarchy, series).values())
+
+
+def test_many_valued_text_gets_a_frequency_level() -> None:
+    from veil.anonymize.builders import FrequencyHierarchy, default_hierarchy
+
+    rng = np.random.default_rng(5)
+    titles = pl.Series("job", [f"title {i}" for i in rng.zipf(1.5, 40_000) % 1_737])
+    hierarchy = default_hierarchy(titles)
+    assert isinstance(hierarchy, FrequencyHierarchy)
+    table = hierarchy.table(titles)
+    validate_table(table, "job")
+    share = titles.value_counts(name="n").with_columns(pl.col("n") / titles.len())
+    kept = table.filter(pl.col("level_1") != "(rare values)")["value"]
+    assert set(kept) == set(share.filter(pl.col("n") >= 0.001)["job"])
+    groups = [table[c].n_unique() for c in ("value", "level_1", "level_2", "level_3")]
+    assert groups[0] > groups[1] > groups[2] > groups[3] == 1

@@ -23,7 +23,9 @@ from veil.anonymize.hierarchies import Hierarchy, level_names
 from veil.errors import DataError, ParameterError
 
 __all__ = [
+    "CodeHierarchy",
     "DateHierarchy",
+    "FrequencyHierarchy",
     "GroupingHierarchy",
     "IntervalHierarchy",
     "MaskingHierarchy",
@@ -234,6 +236,184 @@ class GroupingHierarchy(Hierarchy):
         return _select(_finish(distinct, levels), has_null)
 
 
+class CodeHierarchy(Hierarchy):
+    """Codes of one dominant length masked digit by digit, odd codes alongside: 02139 -> 0213*.
+
+    ZIP-like columns hold a few values of another shape (ZIP+4 codes,
+    foreign postcodes, typos). The dominant length ``L`` (the most common)
+    sets the levels: level ``s`` keeps the first ``L - s`` characters and masks
+    ``s``, up to ``L - 1``, then ``*``. A longer value whose first ``L``
+    characters are digits (``02139-4307``) is generalized through that prefix,
+    so it joins its ZIP code from level 1 on; any other odd value of length
+    ``M`` is masked at the same rate by its own prefix (``round(s M / L)``
+    characters at level ``s``, at least one), so it is never kept whole above
+    level 0 and never merged with codes of another shape before ``*``.
+
+    Parameters
+    ----------
+    length
+        The dominant length (default: the most common length among the distinct values).
+    char
+        The masking character.
+    """
+
+    def __init__(self, length: int | None = None, char: str = "*") -> None:
+        self.length = length
+        self.char = char
+
+    def table(self, values: pl.Series) -> pl.DataFrame:
+        distinct, has_null = _distinct(values)
+        text = distinct.cast(pl.String).to_list()
+        length = self.length
+        if length is None:
+            counts: dict[int, int] = {}
+            for t in text:
+                counts[len(t)] = counts.get(len(t), 0) + 1
+            length = max(counts, key=lambda n: (counts[n], n)) if counts else 1
+        if length < 2:
+            raise ParameterError(
+                f"a code hierarchy needs codes of 2 or more characters; got {length}"
+            )
+        levels: list[list[str | None]] = []
+        for s in range(1, length):
+            level: list[str | None] = []
+            for t in text:
+                if len(t) == length or (len(t) > length and t[:length].isdigit()):
+                    level.append(t[: length - s] + self.char * s)
+                else:
+                    masked = min(len(t), max(1, round(s * len(t) / length)))
+                    level.append(t[: len(t) - masked] + self.char * masked)
+            levels.append(level)
+        return _select(_finish(distinct, levels), has_null)
+
+
+class FrequencyHierarchy(Hierarchy):
+    """Frequent values kept, rare ones pooled, level by level: a middle ground before ``*``.
+
+    For a column with many distinct values (job titles, diagnoses), level
+    ``i`` keeps each value that holds at least ``shares[i]`` of the rows and
+    pools the others under ``other``; shares grow level by level, so a value
+    pooled once stays pooled (the levels nest). Then ``*``.
+
+    Parameters
+    ----------
+    shares
+        Least share of the rows a value needs to be kept, per level, increasing.
+    other
+        Label of the pooled rare values.
+    """
+
+    def __init__(
+        self, shares: Sequence[float] = (0.001, 0.01), other: str = "(rare values)"
+    ) -> None:
+        self.shares = list(shares)
+        self.other = other
+
+    def table(self, values: pl.Series) -> pl.DataFrame:
+        if (
+            not self.shares
+            or any(not 0 < a < 1 for a in self.shares)
+            or any(b <= a for a, b in pairwise(self.shares))
+        ):
+            raise ParameterError(f"frequency shares must increase within (0, 1); got {self.shares}")
+        counts = values.drop_nulls().value_counts(name="\x00n").sort(values.name)
+        distinct = counts[values.name]
+        share = (counts["\x00n"] / max(values.len(), 1)).to_list()
+        text = distinct.cast(pl.String).to_list()
+        levels: list[list[str | None]] = [
+            [t if q >= cut else self.other for t, q in zip(text, share, strict=True)]
+            for cut in self.shares
+        ]
+        return _select(_finish(distinct, levels), values.null_count() > 0)
+
+
+# Words in a column's name that mark an integer column as a code, not a measure.
+_CODE_WORDS = frozenset(
+    [
+        "code",
+        "codes",
+        "id",
+        "ids",
+        "key",
+        "state",
+        "states",
+        "county",
+        "fips",
+        "zip",
+        "zipcode",
+        "postcode",
+        "race",
+        "ethnicity",
+        "ethnic",
+        "sex",
+        "gender",
+        "status",
+        "type",
+        "class",
+        "category",
+        "cat",
+        "region",
+        "country",
+        "nation",
+        "occupation",
+        "industry",
+        "marital",
+        "religion",
+        "district",
+        "province",
+        "municipality",
+        "icd",
+        "naics",
+        "sic",
+    ]
+)
+# Values that stand for "unknown" or "not reported" in coded surveys (FARS, NHANES...).
+_SENTINELS = frozenset({-9, -1, 8, 9, 88, 97, 98, 99, 888, 997, 998, 999, 9998, 9999})
+MAX_CODES = 60  # distinct values at most for an integer column to be read as a code
+
+
+def _name_words(name: str) -> set[str]:
+    import re
+
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    return {w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w}
+
+
+def is_integer_code(values: pl.Series) -> bool:
+    """Whether an integer column holds codes (state, race...) rather than a measure.
+
+    An integer column with at most :data:`MAX_CODES` distinct values is read
+    as codes when its name has a code word (``code``, ``id``, ``state``,
+    ``race``, ``sex``, ``type``, ``status``... as a word: ``STATE``,
+    ``race_code``, ``countyId``), or when its largest value is a
+    "not known" sentinel (9, 99, 999, 98, 88...) more than twice the next one
+    (``1, 2, 3, 4, 99``). Ages, counts and scores (``education-num``) are
+    measures: intervals suit them.
+    """
+    if not values.dtype.is_integer():
+        return False
+    distinct = values.drop_nulls().unique().sort()
+    if distinct.len() <= 2 or distinct.len() > MAX_CODES:
+        return False
+    if _name_words(values.name) & _CODE_WORDS:
+        return True
+    top, second = int(distinct[-1]), int(distinct[-2])
+    return top in _SENTINELS and top > 2 * max(second, 1)
+
+
+def _is_code_text(codes: pl.Series) -> int | None:
+    """The dominant length of a text column of digit codes (ZIP-like), or ``None``."""
+    if len(codes) <= 2:
+        return None
+    lengths = codes.str.len_chars()
+    dominant = lengths.mode().max()
+    if dominant is None or dominant < 3:
+        return None
+    regular = (lengths == dominant) & codes.str.contains(r"^\d+$")
+    # a few ZIP+4 or foreign codes among thousands of ZIP codes are still ZIP codes
+    return int(dominant) if regular.mean() >= 0.9 else None  # type: ignore[operator]
+
+
 def _nice(x: float) -> float:
     """The smallest of 1, 2, 5 times a power of ten that is >= ``x``."""
     power = 10.0 ** math.floor(math.log10(x))
@@ -247,10 +427,18 @@ def default_hierarchy(values: pl.Series) -> Hierarchy:
     """The hierarchy veil uses when none is given for a quasi-identifier.
 
     Numeric: nested intervals, the narrowest a round width giving about 16
-    groups, each next one 4 times wider, then ``*``. Dates: month, year, ``*``.
-    Anything else (text, booleans, categories): the value, then ``*``.
+    groups, each next one 4 times wider, then ``*``; but integer codes
+    (:func:`is_integer_code`: state, race... codes) are categories, the value
+    then ``*``. Dates: month, year, ``*``. Text of digit codes mostly of one
+    length (ZIP codes, even with a few ZIP+4 or foreign ones): masked digit by
+    digit (:class:`CodeHierarchy`). Text with more than :data:`MAX_CODES`
+    distinct values (job titles): frequent values kept, rare ones pooled, at
+    two levels (:class:`FrequencyHierarchy`), then ``*``. Anything else
+    (text, booleans, categories): the value, then ``*``.
     """
     dtype = values.dtype
+    if is_integer_code(values):
+        return GroupingHierarchy()
     if dtype.is_numeric():
         distinct = values.drop_nulls().unique()
         if distinct.len() <= 2:
@@ -267,14 +455,13 @@ def default_hierarchy(values: pl.Series) -> Hierarchy:
         return DateHierarchy(("month", "year"))
     if dtype == pl.String:
         codes = values.drop_nulls().unique()
-        lengths = codes.str.len_chars().unique()
-        if (
-            len(codes) > 2
-            and len(lengths) == 1
-            and lengths[0] >= 3
-            and codes.str.contains(r"^\d+$").all()
-        ):
-            return MaskingHierarchy()
+        length = _is_code_text(codes)
+        if length is not None:
+            if codes.str.len_chars().n_unique() == 1:
+                return MaskingHierarchy()
+            return CodeHierarchy(length)
+        if len(codes) > MAX_CODES:
+            return FrequencyHierarchy()
     return GroupingHierarchy()
 
 
