@@ -15,11 +15,17 @@ $(VENV)/.core: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e .
 	touch $@
 
+# torch is pinned to the CPU build before anything that depends on it (opacus) is
+# installed: an unpinned torch would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
 $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[dev]"
 	touch $@ $(VENV)/.core
 
 $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[dev,bench]"
 	touch $@ $(VENV)/.dev $(VENV)/.core
 
