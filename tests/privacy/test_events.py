@@ -40,7 +40,8 @@ def test_composed_round_trip_and_nesting() -> None:
     inner = ComposedEvent((EVENTS[0], EVENTS[2]))
     event = ComposedEvent((inner, EVENTS[5]))
     assert event_from_dict(event.to_dict()) == event
-    assert event.to_dict()["events"][0]["events"][1] == {"type": "gaussian", "noise_multiplier": 1.5}
+    nested = event.to_dict()["events"][0]["events"][1]
+    assert nested == {"type": "gaussian", "noise_multiplier": 1.5}
 
 
 def test_reads_veil_0_1_dictionaries() -> None:
