@@ -139,9 +139,17 @@ class Ledger:
             )
         if not exists and not self.path.parent.is_dir():
             raise DataError(f"cannot create ledger {str(self.path)!r}: its folder does not exist")
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+        #: False when the file or its folder is read-only: it is then only read, never
+        #: changed, and no side file (-wal, -shm, .lock) is created next to it.
+        self.writable = not exists or (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
         )
+        if not self.writable:
+            self._conn = self._connect_read_only()
+        else:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
         try:
             with self._errors():
                 self._open(create)
@@ -150,6 +158,26 @@ class Ledger:
             raise
 
     # -- connection and schema -------------------------------------------------
+
+    def _read_only(self) -> DataError:
+        return DataError(
+            f"ledger {str(self.path)!r} is read-only: it can be shown but not written; make "
+            "the file and its folder writable to record releases (nothing was changed)"
+        )
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open a read-only ledger as an immutable file: SQLite then creates no side file."""
+        journal = Path(f"{self.path}-wal")
+        if journal.exists() and journal.stat().st_size > 0:
+            raise DataError(
+                f"ledger {str(self.path)!r} is read-only but its journal {str(journal)!r} still "
+                "holds recent entries that only a writer can fold in; make the file and its "
+                "folder writable and run the command again (nothing was changed)"
+            )
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        return sqlite3.connect(
+            uri, uri=True, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -160,6 +188,8 @@ class Ledger:
             text = str(err)
             if "locked" in text or "busy" in text:
                 raise LedgerBusyError(busy_message(self.path, self.timeout)) from err
+            if "readonly" in text:
+                raise self._read_only() from err
             raise DataError(
                 f"ledger {str(self.path)!r} cannot be used: {text}; it was left unchanged"
             ) from err
@@ -171,8 +201,9 @@ class Ledger:
 
     def _open(self, create: bool) -> None:
         conn = self._conn
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        if self.writable:
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if app_id == 0 and tables == 0 and create:
@@ -204,7 +235,7 @@ class Ledger:
 
     def _migrate(self, version: int) -> None:
         """Upgrade an older ledger in place, in one transaction, or explain why not."""
-        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+        if not self.writable:
             raise DataError(
                 f"ledger {str(self.path)!r} has schema version {version} and must be upgraded "
                 f"once, in place, to version {SCHEMA_VERSION}, but it is read-only; make the "
@@ -228,6 +259,8 @@ class Ledger:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         """One short write transaction, writers queued on the OS lock."""
+        if not self.writable:
+            raise self._read_only()
         with write_lock(self.path, self.timeout):
             with self._errors():
                 self._conn.execute("BEGIN IMMEDIATE")
