@@ -49,7 +49,7 @@ def test_cancel_gives_back_and_says_so(ledger_path: Path) -> None:
         assert book.status("a").epsilon_spent == 0.0
         history = book.history("a")
         assert [r.state for r in history.records] == ["cancelled"]
-        assert "cancelled, not counted" in history.to_html()
+        assert "was cancelled and does not count: nothing published: out of" in history.to_html()
         with pytest.raises(ParameterError, match="already cancelled"):
             book.finish(job)
 
@@ -145,7 +145,7 @@ def test_kill_during_a_reserved_job_leaves_it_counted(ledger_path: Path) -> None
         assert (status.releases, status.reserved) == (1, 1)
         assert status.epsilon_spent == pytest.approx(0.4)
         history = book.history("a")
-        assert "reserved, unfinished (counted)" in history.to_html()
+        assert "Reserved and unfinished" in history.to_html()
         assert history.to_dict()["history"][0]["state"] == "reserved"
     check = sqlite3.connect(ledger_path).execute("PRAGMA integrity_check").fetchone()[0]
     assert check == "ok"

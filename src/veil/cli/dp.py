@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from veil.cli.app import app, fail
-from veil.cli.ledger import JSON_OPTION, LEDGER_OPTION, REPORT_OPTION, TIMEOUT_OPTION
+from veil.cli.ledger import (
+    JSON_OPTION,
+    LEDGER_OPTION,
+    REPORT_OPTION,
+    SPENDER_OPTION,
+    TIMEOUT_OPTION,
+)
 from veil.cli.options import emit
 from veil.dp import Query, release
 from veil.ledger import Ledger
@@ -89,6 +95,7 @@ def query(
         None, "--max-contributions", help="Rows kept per person (with --privacy-unit)."
     ),
     alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence of the intervals."),
+    spender: str | None = SPENDER_OPTION,
     ledger: Path = LEDGER_OPTION,
     json: bool = JSON_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -116,5 +123,6 @@ def query(
             privacy_unit=privacy_unit,
             max_contributions=max_contributions,
             alpha=alpha,
+            spender=spender,
         )
     emit(result, json=json, report=report)

@@ -26,6 +26,9 @@ TIMEOUT_OPTION = typer.Option(
     30.0, "--lock-timeout", help="Seconds to wait for another process's release."
 )
 REPORT_OPTION = typer.Option(None, "--report", help="Also write an HTML report here.")
+SPENDER_OPTION = typer.Option(
+    None, "--spender", help="Who spends; checked against its own budget (`veil ledger grant`)."
+)
 
 
 @ledger_app.command("init")
@@ -44,29 +47,47 @@ def init(
     emit(status, json=json)
 
 
+@ledger_app.command("grant")
+def grant(
+    name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    spender: str = typer.Argument(..., help="Who spends: a scientist, a federated run..."),
+    epsilon: float = typer.Option(..., "--epsilon", help="The spender's epsilon budget."),
+    delta: float = typer.Option(..., "--delta", help="The spender's delta budget."),
+    ledger: Path = LEDGER_OPTION,
+    json: bool = JSON_OPTION,
+    lock_timeout: float = TIMEOUT_OPTION,
+) -> None:
+    """Give SPENDER a budget of its own on NAME, checked together with NAME's total."""
+    with Ledger(ledger, timeout=lock_timeout) as book:
+        status = book.add_spender(name, spender, epsilon=epsilon, delta=delta)
+    emit(status, json=json)
+
+
 @ledger_app.command("show")
 def show(
     name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    spender: str | None = SPENDER_OPTION,
     ledger: Path = LEDGER_OPTION,
     json: bool = JSON_OPTION,
     report: Path | None = REPORT_OPTION,
     lock_timeout: float = TIMEOUT_OPTION,
 ) -> None:
-    """Show the budget of NAME: spent and remaining epsilon."""
+    """Show the budget of NAME (or of one spender): spent and remaining epsilon."""
     with Ledger(ledger, timeout=lock_timeout) as book:
-        status = book.status(name)
+        status = book.status(name, spender=spender)
     emit(status, json=json, report=report)
 
 
 @ledger_app.command("history")
 def history(
     name: str = typer.Argument(..., help="The dataset's name in the ledger."),
+    spender: str | None = SPENDER_OPTION,
     ledger: Path = LEDGER_OPTION,
     json: bool = JSON_OPTION,
     report: Path | None = REPORT_OPTION,
     lock_timeout: float = TIMEOUT_OPTION,
 ) -> None:
-    """List every release made from NAME, with its privacy loss."""
+    """List every entry of NAME: finished, reserved (unfinished, counted) or cancelled."""
     with Ledger(ledger, timeout=lock_timeout) as book:
-        result = book.history(name)
+        result = book.history(name, spender=spender)
     emit(result, json=json, report=report)

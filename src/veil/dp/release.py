@@ -50,6 +50,7 @@ def release(
     privacy_unit: str | None = None,
     max_contributions: int | None = None,
     alpha: float = 0.05,
+    spender: str | None = None,
 ) -> Release:
     """Release ``query`` on ``data`` with (epsilon, delta)-DP, recorded in ``ledger``.
 
@@ -76,6 +77,9 @@ def release(
         each row is one person.
     alpha
         1 - confidence level of the stated intervals.
+    spender
+        Who spends (a scientist, a federated run): the release is also checked
+        against that spender's own budget in the ledger, when it has one.
 
     Returns
     -------
@@ -134,7 +138,12 @@ def release(
             "requested_delta": delta,
         }
         with book.release(
-            dataset, loss, what=query.label(), mechanism=plan.mechanism, parameters=parameters
+            dataset,
+            loss,
+            what=query.label(),
+            mechanism=plan.mechanism,
+            parameters=parameters,
+            spender=spender,
         ) as pending:
             values, lows, highs, labels = plan.run()
             pending.result = {"labels": labels, "values": values}

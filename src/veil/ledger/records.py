@@ -181,35 +181,33 @@ class LedgerHistory(Result):
         return {**self.status.to_dict(), "history": [r.to_dict() for r in self.records]}
 
     def to_document(self) -> Document:
-        rows = [
-            [
-                r.id,
-                r.created[:19].replace("T", " "),
-                r.what,
-                r.mechanism,
-                r.spender or "",
-                _state_text(r),
-                r.loss.epsilon,
-                r.loss.delta,
-                r.loss.rho,
-            ]
+        # Columns that would be empty for every entry are left out, so the table
+        # stays readable on a terminal.
+        spenders = any(r.spender for r in self.records)
+        rhos = any(r.loss.rho is not None for r in self.records)
+        columns = ["id", "time (UTC)", "what", "mechanism"]
+        columns += ["spender"] * spenders + ["state", "epsilon", "delta"] + ["rho"] * rhos
+        rows = []
+        for r in self.records:
+            row = [r.id, r.created[:19].replace("T", " "), r.what, r.mechanism]
+            row += [r.spender or ""] * spenders + [r.state, r.loss.epsilon, r.loss.delta]
+            rows.append(row + [r.loss.rho] * rhos)
+        blocks: list[Any] = [Table(columns=columns, rows=rows, title=f"{len(rows)} entries")]
+        unfinished = [str(r.id) for r in self.records if r.state == "reserved"]
+        if unfinished:
+            blocks.append(
+                Paragraph(
+                    f"Reserved and unfinished (running, or their process stopped): entries "
+                    f"{', '.join(unfinished)}. They count as spent.",
+                    "warn",
+                )
+            )
+        blocks += [
+            Paragraph(f"Entry {r.id} was cancelled and does not count: {r.note}.")
             for r in self.records
+            if r.state == "cancelled"
         ]
-        columns = ["id", "time (UTC)", "what", "mechanism", "spender", "state"]
-        table = Table(
-            columns=[*columns, "epsilon", "delta", "rho"],
-            rows=rows,
-            title=f"{len(rows)} entries",
-        )
         doc = self.status.to_document()
         doc.title = f"Release history of {self.status.dataset}"
-        doc.sections.append(Section("Releases", [table]))
+        doc.sections.append(Section("Releases", blocks))
         return doc
-
-
-def _state_text(record: ReleaseRecord) -> str:
-    if record.state == "cancelled":
-        return f"cancelled, not counted: {record.note or 'nothing was published'}"
-    if record.state == "reserved":
-        return "reserved, unfinished (counted)"
-    return "finished"
