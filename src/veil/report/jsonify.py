@@ -12,12 +12,14 @@ __all__ = ["to_json"]
 def _clean(value: Any) -> Any:
     # Strict JSON has no NaN or Infinity: NaN (undefined) becomes null and an
     # infinite value the string "inf" / "-inf", so no parser chokes on the output.
+    # Negative zero (a mean of one value minus itself, say) is printed as 0.0:
+    # "-0.0" reads as a sign where there is none.
     if isinstance(value, float):
         if math.isnan(value):
             return None
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return value
+        return 0.0 if value == 0.0 else value
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
