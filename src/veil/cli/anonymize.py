@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from veil.cli.app import app, fail
-from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns, emit
+from veil.cli.options import (
+    Dates,
+    Json,
+    Quasi,
+    ReportPath,
+    Sensitive,
+    Strip,
+    columns,
+    date_columns,
+    emit,
+)
 
 
 def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta):  # noqa: E741
@@ -194,18 +204,20 @@ def anonymize(
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (detected when omitted).")
     ] = None,
+    dates: Dates = None,
+    strip: Strip = False,
     json: Json = False,
     report: ReportPath = None,
 ) -> None:
     """Generalize and suppress quasi-identifiers until the privacy models hold."""
     from veil.anonymize import Anonymizer
-    from veil.io import read_table, write_table
+    from veil.errors import DataError, ParameterError
+    from veil.io import to_polars, write_table
 
     for path, what in ((output, "output"), (report, "report")):
         if path and _same_file(file, path):
             fail(f"the {what} path {path!r} is the input file; choose another so the input is kept")
-    quasi_cols = columns(quasi, what="quasi-identifiers")
-    if not quasi_cols:
+    if not columns(quasi, what="quasi-identifiers"):
         fail("give the quasi-identifier columns with -q, e.g. -q age,sex,zip")
     for path, what in ((output, "output"), (report, "report")):
         if path and Path(path).is_dir():
@@ -219,7 +231,8 @@ def anonymize(
     else:
         models = _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
         models += extra
-    data = read_table(file, delimiter=delimiter)
+    data, source = to_polars(file, delimiter=delimiter, dates=date_columns(dates), strip=strip)
+    names = data.collect_schema().names()  # to resolve names holding a comma
     anonymizer = Anonymizer(
         models,
         hierarchies=_hierarchies(hierarchy) or None,
@@ -230,15 +243,23 @@ def anonymize(
         gs_factor=gs_factor,
         loss_metric=loss_metric,
     )
-    anonymizer.fit(
-        data,
-        quasi_cols,
-        columns(sensitive, what="sensitive attributes"),
-        identifier=columns(identifier, what="identifiers"),
-    )
+    try:
+        anonymizer.fit(
+            data,
+            columns(quasi, what="quasi-identifiers", available=names),
+            columns(sensitive, what="sensitive attributes", available=names),
+            identifier=columns(identifier, what="identifiers", available=names),
+        )
+    except (DataError, ParameterError) as err:
+        # The library's hint names a polars call; say what the command line offers.
+        if "surrounding spaces" in str(err) and not strip:
+            fail(f"{err}; on the command line, --strip removes the spaces")
+        if "needs a date or datetime column" in str(err):
+            fail(f"{err}; on the command line, --dates COLUMN=FORMAT (e.g. %d/%m/%Y) reads it")
+        raise
     result = anonymizer.result_
     assert result.table is not None
-    write_table(result.table, output)
+    write_table(result.table, output, formats=source.formats)
     emit(result, json=json, report=report)
     if not json:
         typer.echo(f"anonymized table written to {output}")
