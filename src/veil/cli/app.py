@@ -44,7 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except click.exceptions.ClickException as err:
-        err.show()
+        # click's own errors (a bad number, a missing option) are one line too, with
+        # the hint to --help instead of the whole usage block.
+        hint = ""
+        if isinstance(err, click.UsageError) and err.ctx is not None:
+            hint = f" (see `{err.ctx.command_path} --help`)"
+        print(f"error: {_one_line(err.format_message())}{hint}", file=sys.stderr)
         return 2 if isinstance(err, click.UsageError) else err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code

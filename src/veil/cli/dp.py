@@ -16,7 +16,9 @@ from veil.cli.ledger import (
 )
 from veil.cli.options import emit
 from veil.dp import Query, release
+from veil.errors import VeilError
 from veil.ledger import Ledger
+from veil.outputs import check_outputs
 
 __all__ = ["dp_app"]
 
@@ -111,6 +113,9 @@ def query(
         "histogram": histogram,
     }
     spec = _query(count, columns, bounds, q, bins, categories, group_by)
+    # Before any spend: the report may not overwrite the data or the ledger, and must
+    # be writable, so the user always gets the value they paid for.
+    check_outputs({"--report": report}, inputs=[file], ledger=ledger)
     with Ledger(ledger, timeout=lock_timeout) as book:
         result = release(
             file,
@@ -125,4 +130,14 @@ def query(
             alpha=alpha,
             spender=spender,
         )
-    emit(result, json=json, report=report)
+    emit(result, json=json)  # the released value first: it is paid for whatever follows
+    if report is not None:
+        try:
+            result.save_html(report)
+        except (OSError, VeilError) as err:
+            fail(
+                f"the release was recorded and is printed above, but its report could not be "
+                f"written to {str(report)!r}: {err}"
+            )
+        if not json:
+            typer.echo(f"HTML report written to {report}")

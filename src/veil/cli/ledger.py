@@ -8,7 +8,10 @@ import typer
 
 from veil.cli.app import app
 from veil.cli.options import emit
+from veil.errors import ParameterError
 from veil.ledger import DEFAULT_LEDGER, Ledger
+from veil.outputs import check_output, check_outputs
+from veil.privacy import check_delta, check_epsilon
 
 __all__ = ["ledger_app"]
 
@@ -42,6 +45,13 @@ def init(
     lock_timeout: float = TIMEOUT_OPTION,
 ) -> None:
     """Register dataset NAME with its total privacy budget (creates the ledger if needed)."""
+    # Everything is checked before the ledger file is created: a refused init leaves none.
+    if not name.strip():
+        raise ParameterError(f"dataset name must be a non-empty string; got {name!r}")
+    check_epsilon(epsilon)
+    check_delta(delta)
+    if not ledger.exists():
+        check_output(ledger, option="--ledger")
     with Ledger(ledger, create=True, timeout=lock_timeout) as book:
         status = book.add_dataset(name, epsilon=epsilon, delta=delta, description=description)
     emit(status, json=json)
@@ -73,6 +83,7 @@ def show(
     lock_timeout: float = TIMEOUT_OPTION,
 ) -> None:
     """Show the budget of NAME (or of one spender): spent and remaining epsilon."""
+    check_outputs({"--report": report}, ledger=ledger)
     with Ledger(ledger, timeout=lock_timeout) as book:
         status = book.status(name, spender=spender)
     emit(status, json=json, report=report)
@@ -88,6 +99,7 @@ def history(
     lock_timeout: float = TIMEOUT_OPTION,
 ) -> None:
     """List every entry of NAME: finished, reserved (unfinished, counted) or cancelled."""
+    check_outputs({"--report": report}, ledger=ledger)
     with Ledger(ledger, timeout=lock_timeout) as book:
         result = book.history(name, spender=spender)
     emit(result, json=json, report=report)

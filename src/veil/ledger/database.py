@@ -28,6 +28,7 @@ import math
 import os
 import socket
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from veil.errors import BudgetExceededError, DataError, LedgerBusyError, Paramet
 from veil.ledger.locking import busy_message, write_lock
 from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord, Reservation
 from veil.ledger.schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
+from veil.outputs import LEDGER_SIDE_FILES
 from veil.privacy import PrivacyLoss, check_delta, check_epsilon, compose
 
 __all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease", "as_ledger"]
@@ -139,11 +141,19 @@ class Ledger:
             )
         if not exists and not self.path.parent.is_dir():
             raise DataError(f"cannot create ledger {str(self.path)!r}: its folder does not exist")
+        if not exists and not os.access(self.path.parent, os.W_OK | os.X_OK):
+            raise DataError(
+                f"cannot create ledger {str(self.path)!r}: its folder is not writable; choose "
+                "another path with --ledger"
+            )
         #: False when the file or its folder is read-only: it is then only read, never
         #: changed, and no side file (-wal, -shm, .lock) is created next to it.
         self.writable = not exists or (
             os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
         )
+        if not exists:
+            with self._errors():
+                self._create_file()
         if not self.writable:
             self._conn = self._connect_read_only()
         else:
@@ -158,6 +168,35 @@ class Ledger:
             raise
 
     # -- connection and schema -------------------------------------------------
+
+    def _create_file(self) -> None:
+        """Create a new ledger whole, or not at all: built aside, then linked into place.
+
+        A failure leaves no file behind, and if another process creates the same
+        ledger meanwhile, its file wins and is left untouched.
+        """
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".new", dir=self.path.parent
+        )
+        os.close(fd)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                create_schema(conn)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # checkpoints: the file alone holds the schema
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # like any file the user creates, not mkstemp's 0600
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, self.path)  # atomic, and never replaces an existing ledger
+        finally:
+            for suffix in LEDGER_SIDE_FILES:
+                with contextlib.suppress(OSError):
+                    Path(f"{tmp}{suffix}").unlink()
 
     def _read_only(self) -> DataError:
         return DataError(
