@@ -9,6 +9,7 @@ import typer
 from veil.anonymity import assess as assess_table
 from veil.cli.app import app, fail
 from veil.cli.options import Json, Quasi, ReportPath, Sensitive, columns, emit
+from veil.outputs import check_outputs
 
 
 @app.command()
@@ -57,6 +58,7 @@ def assess(
     report: ReportPath = None,
 ) -> None:
     """Measure k-anonymity, l-diversity, t-closeness... and re-identification risk."""
+    check_outputs({"--report": report}, inputs=[file, population])
     quasi_cols = columns(quasi, what="quasi-identifiers")
     sensitive_cols = columns(sensitive, what="sensitive attributes")
     if example:
