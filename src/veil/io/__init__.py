@@ -138,7 +138,13 @@ def _open_file(
 def _read_delimited(
     file: DelimitedFile, *, dates: dict[str, str | None], strip: bool, lazy: bool
 ) -> tuple[pl.DataFrame | pl.LazyFrame, TableSource]:
-    """A delimited file, checked and typed in one pass over its values (streaming when lazy)."""
+    """A delimited file, checked, then typed from all of its values.
+
+    Eager: one read; the checks of the records ride on the typing pass.
+    Lazy (streaming, for files larger than memory): the records are checked
+    by a pass over the bytes, then the typing pass reads only the columns that
+    may be numbers or dates.
+    """
     text, sample = file.text(lazy=lazy)
     names = sample.columns
     if not names:
@@ -151,9 +157,15 @@ def _read_delimited(
         records[0] = file.records(values)
 
     try:
-        frame, types = infer_types(
-            text, sample, dates=dates, extra=file.record_checks(names), check=check
-        )
+        if lazy:
+            trailing = file.check()
+            if trailing:
+                records[0] = text.select(pl.len()).collect().item() - trailing
+            frame, types = infer_types(text, sample, dates=dates)
+        else:
+            frame, types = infer_types(
+                text, sample, dates=dates, extra=file.record_checks(names), check=check
+            )
     except pl.exceptions.PolarsError as err:
         raise file.malformed_or(err) from err
     if records[0] is not None:

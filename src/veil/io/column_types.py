@@ -112,23 +112,40 @@ def _parse(column: pl.Expr, kind: str, *, strict: bool = False) -> pl.Expr:
     return column.str.to_date(kind, strict=strict)
 
 
-def _canonical_length(parsed: pl.Expr, digits: int) -> pl.Expr:
-    """How many characters integers of at most ``digits`` digits print as, summed.
+def _canonical_length(parsed: pl.Expr, low: int, high: int) -> pl.Expr:
+    """How many characters integers print as, summed, given their range.
 
-    One per value, one more for each power of ten it reaches, one for a minus sign.
+    Each has from ``low`` to ``high`` digits (the range its min and max
+    tell): ``low``, one more for each power of ten above that it reaches,
+    and one for a minus sign.
     """
     size = parsed.abs()
-    longer = [(size >= 10**k).sum() for k in range(1, digits)]
-    return pl.sum_horizontal(parsed.count(), (parsed < 0).sum(), *longer)
+    longer = [(size >= 10**k).sum() for k in range(low, high)]
+    return pl.sum_horizontal(parsed.count() * low, (parsed < 0).sum(), *longer)
+
+
+def _digit_range(low: int | None, high: int | None) -> tuple[int, int]:
+    """The fewest and most digits of integers between ``low`` and ``high``."""
+    if low is None or high is None:
+        return 1, 1
+    sizes = [abs(low), abs(high)]
+    smallest = 0 if low <= 0 <= high else min(sizes)
+    return len(str(smallest)), len(str(max(sizes)))
 
 
 def _all_fit(
-    text: pl.Expr, parsed: pl.Expr, kind: str, *, lenient: bool, digits: int | None = None
+    text: pl.Expr,
+    parsed: pl.Expr,
+    kind: str,
+    *,
+    lenient: bool,
+    digits: tuple[int, int] | None = None,
 ) -> pl.Expr:
     """Whether every value reads as ``kind`` and prints back as the same text (one boolean).
 
     ``lenient``: a format the user gave, where reading is enough. ``digits``:
-    the most digits an integer of the column has, when known (it saves work).
+    the fewest and most digits the integers of the column have, when known
+    (it saves a pass over the text).
     """
     reads = parsed.count() == text.count()
     if lenient:
@@ -138,7 +155,8 @@ def _all_fit(
         if digits is not None:
             # The text is as long as the printed integers only when every value
             # prints back as it is written: a few sums, no pass over the text.
-            return reads & (text.str.len_bytes().sum() == _canonical_length(parsed, digits))
+            printed = _canonical_length(parsed, *digits)
+            return reads & (text.str.len_bytes().sum() == printed)
         length = text.str.len_bytes()
         longer = (
             text.str.starts_with("+")
@@ -346,8 +364,8 @@ def infer_types(
 def _with_digits(wide: pl.DataFrame, exprs: list[pl.Expr], todo: list[_Column]) -> list[pl.Expr]:
     """The checks of the parsed columns of an eager table, integers told their longest value.
 
-    An integer column is checked against powers of ten up to its largest
-    value only, which a first cheap pass (min and max) tells.
+    An integer column is checked against the powers of ten between its
+    smallest and largest values only, which a first cheap pass (min, max) tells.
     """
     keys = [(col, kind) for col in todo for kind in col.steps[0]]
     ints = [f"{col.name}\x00{kind}" for col, kind in keys if kind == _INTEGER]
@@ -364,8 +382,7 @@ def _with_digits(wide: pl.DataFrame, exprs: list[pl.Expr], todo: list[_Column]) 
         key = f"{col.name}\x00{kind}"
         digits = None
         if kind == _INTEGER:
-            ends = [bounds[f"{key}\x00min"], bounds[f"{key}\x00max"]]
-            digits = max(len(str(abs(v))) for v in ends if v is not None) if any(ends) else 1
+            digits = _digit_range(bounds[f"{key}\x00min"], bounds[f"{key}\x00max"])
         fit = _all_fit(pl.col(col.name), pl.col(key), kind, lenient=col.lenient, digits=digits)
         out.append(fit.alias(key))
     return out

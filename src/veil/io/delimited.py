@@ -69,7 +69,7 @@ class DelimitedFile:
         """Every value as text (lazy: scanned, for files larger than memory), and the first rows.
 
         Nothing is checked yet: :meth:`record_checks` and :meth:`records` do
-        it in the caller's pass over the data.
+        it in the caller's pass over the data, or :meth:`check` in its own.
         """
         options: dict[str, Any] = {"separator": self.delimiter, "infer_schema": False}
         try:
@@ -91,7 +91,8 @@ class DelimitedFile:
         A record with too few fields leaves the last column missing; a quote
         never closed swallows the rest of the file into the last record.
         Projecting every column also makes polars parse every field, so a
-        record with too many fields is refused in that pass, lazy or not.
+        record with too many fields is refused in that pass (an eager one: a
+        lazy query parses only the columns it needs, so it is no check).
         """
         if not names:
             return []
@@ -110,16 +111,19 @@ class DelimitedFile:
         spans = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in last)
         if not checks.get("\x00missing") and not spans:
             return None
-        trailing = self._check_fields()
+        trailing = self.check()
         return checks["\x00rows"] - trailing if trailing else None
 
     def malformed_or(self, err: BaseException) -> DataError:
         """The malformed record behind a polars error, or the error itself."""
-        self._check_fields()
+        self.check()
         return DataError(f"could not read {str(self.path)!r}: {first_line(err)}")
 
-    def _check_fields(self) -> int:
-        """Refuse a malformed file (see the module); return the number of trailing blank lines."""
+    def check(self) -> int:
+        """Refuse a malformed file (see the module); return the number of trailing blank lines.
+
+        One pass over the bytes, a megabyte at a time, whatever the file's size.
+        """
         scan = _FieldScan(ord(self.delimiter))
         for chunk in self._chunks():
             scan.feed(chunk)
