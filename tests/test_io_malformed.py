@@ -77,6 +77,12 @@ def test_other_unreadable_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\x00\x01\x02garbage\x00")
     with pytest.raises(DataError, match="binary file"):
         read_table(binary)
+    # A Latin-1 byte past the 64 KiB the encoding is sniffed from: the whole file tells.
+    late = tmp_path / "late.csv"
+    rows = [f"{i},Paris" for i in range(20_000)] + ["5,Besançon"]
+    late.write_bytes(("n,city\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    assert read_table(late)["city"][-1] == "Besançon"
+    assert scan_table(late).collect()["city"][-1] == "Besançon"
     # UTF-16 holds NUL bytes but is text: its byte order mark tells.
     utf16 = tmp_path / "utf16.csv"
     utf16.write_bytes("age,city\n30,Zürich\n".encode("utf-16"))

@@ -123,7 +123,14 @@ def _open_file(
             frame = pl.scan_ipc(path)
         else:
             file = open_delimited(path, delimiter=delimiter, encoding=encoding)
-            return _read_delimited(file, dates=dates, strip=strip, lazy=lazy)
+            try:
+                return _read_delimited(file, dates=dates, strip=strip, lazy=lazy)
+            except DataError as err:
+                # The encoding is sniffed from the first 64 KiB: a later byte may say otherwise.
+                again = file.redecoded() if encoding is None and "utf-8" in str(err) else None
+                if again is None:
+                    raise
+                return _read_delimited(again, dates=dates, strip=strip, lazy=lazy)
         schema = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as err:
         raise DataError(f"could not read {str(path)!r}: {first_line(err)}") from err

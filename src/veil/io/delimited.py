@@ -114,6 +114,22 @@ class DelimitedFile:
         trailing = self.check()
         return checks["\x00rows"] - trailing if trailing else None
 
+    def redecoded(self) -> DelimitedFile | None:
+        """This file decoded whole, when a byte past the 64 KiB sniffed is not UTF-8.
+
+        ``None`` when the file is UTF-8 (or was decoded whole already).
+        """
+        if self.data is not None:
+            return None
+        raw = self.path.read_bytes()
+        try:
+            raw.decode("utf-8")
+            return None
+        except UnicodeDecodeError:
+            encoding = _detect_encoding(raw)
+        data = _as_utf8(raw, encoding, self.path)
+        return DelimitedFile(self.path, self.delimiter, encoding, data)
+
     def malformed_or(self, err: BaseException) -> DataError:
         """The malformed record behind a polars error, or the error itself."""
         self.check()
@@ -317,6 +333,11 @@ def _sniff_encoding(raw: bytes) -> str:
         # A multi-byte character cut by the sample boundary is still UTF-8.
         if err.start >= len(raw) - 4:
             return "utf-8"
+    return _detect_encoding(raw)
+
+
+def _detect_encoding(raw: bytes) -> str:
+    """The text encoding charset-normalizer finds for ``raw``."""
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
@@ -355,11 +376,16 @@ def open_delimited(path: Path, *, delimiter: str | None, encoding: str | None) -
         raise ParameterError(f"delimiter must be one character; got {delimiter!r}")
     data = None
     if enc.replace("_", "-").lower() not in {"utf-8", "utf8", "ascii"}:
-        try:
-            data = path.read_bytes().decode(enc).encode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"could not read {str(path)!r} as {enc} text (byte {err.start}); "
-                "pass the file's encoding explicitly"
-            ) from err
+        data = _as_utf8(path.read_bytes(), enc, path)
     return DelimitedFile(path, delimiter, enc, data)
+
+
+def _as_utf8(raw: bytes, encoding: str, path: Path) -> bytes:
+    """``raw`` text in ``encoding`` re-encoded as UTF-8, the only encoding polars reads."""
+    try:
+        return raw.decode(encoding).encode("utf-8")
+    except (UnicodeDecodeError, LookupError) as err:
+        raise DataError(
+            f"could not read {str(path)!r} as {encoding} text ({err}); "
+            "pass the file's encoding explicitly"
+        ) from err
