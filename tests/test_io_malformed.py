@@ -10,6 +10,13 @@ from veil.cli.app import main
 from veil.errors import DataError
 from veil.io import read_table, scan_table, to_polars
 
+
+@pytest.fixture(autouse=True)
+def _stream_lazy_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lazy reads of these small files stream, as a file larger than memory would."""
+    monkeypatch.setattr("veil.io._streams", lambda path: True)
+
+
 MALFORMED = {
     "too many fields": (
         "age,sex\n30,F\n40,M,x\n50,F\n",

@@ -14,6 +14,12 @@ from veil.errors import ColumnError, DataError
 from veil.io import read_table, scan_table, to_polars, write_table
 
 
+@pytest.fixture(autouse=True)
+def _stream_lazy_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lazy reads of these small files stream, as a file larger than memory would."""
+    monkeypatch.setattr("veil.io._streams", lambda path: True)
+
+
 def _csv(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -162,3 +168,11 @@ def test_a_table_read_and_written_back_is_unchanged(tmp_path, kinds, rows, late,
         out = tmp_path / "out.csv"
         write_table(frame, out, formats=source.formats)
         assert out.read_bytes() == path.read_bytes()
+
+
+def test_a_lazy_read_of_a_file_that_fits_in_memory_is_read_whole(tmp_path, monkeypatch) -> None:
+    monkeypatch.undo()  # the real rule: this small file is read whole, then handed back lazy
+    path = _csv(tmp_path, "zip,d\n02139,2015-01-02\n10001,2016-12-31\n")
+    frame, source = to_polars(path, lazy_files=True)
+    assert isinstance(frame, pl.LazyFrame) and source.formats == {"d": "%Y-%m-%d"}
+    assert frame.collect().equals(read_table(path))

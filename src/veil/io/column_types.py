@@ -104,7 +104,7 @@ def _dtype(kind: str) -> pl.DataType:
 def _parse(column: pl.Expr, kind: str, *, strict: bool = False) -> pl.Expr:
     """The values of a text column read as ``kind``; null where one does not read."""
     if kind == _INTEGER:
-        return column.str.to_integer(strict=strict)
+        return column.cast(pl.Int64, strict=strict)
     if kind == _DECIMAL:
         return column.cast(pl.Float64, strict=strict)
     if _is_time(kind):
@@ -151,7 +151,7 @@ def _all_fit(
     if lenient:
         return reads
     if kind == _INTEGER:
-        # to_integer also reads "+5" and "007", which print back shorter.
+        # Polars also reads "+5" and "007" as integers; they print back shorter.
         if digits is not None:
             # The text is as long as the printed integers only when every value
             # prints back as it is written: a few sums, no pass over the text.
