@@ -29,8 +29,30 @@ $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e ".[dev,bench]"
 	touch $@ $(VENV)/.dev $(VENV)/.core
 
+# The whole story on veil's synthetic patients table (seeded, nobody's real record):
+# how identifiable it is, a k-anonymous release, DP statistics charged to a ledger.
+VEIL := $(VENV)/bin/veil
+DEMO := demo
+QUASI := -q age,sex,zip -s diagnosis
+
 demo: $(VENV)/.core
-	$(VENV)/bin/veil assess --example --report demo-report.html
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(PY) -c "from veil.datasets import patients; patients().write_csv('$(DEMO)/patients.csv')"
+	@echo "== 1. assess: how identifiable is the table?"
+	$(VEIL) assess $(DEMO)/patients.csv $(QUASI) --report $(DEMO)/1-assess.html
+	@echo "== 2. anonymize: 5-anonymous and 2-diverse, with the least loss"
+	$(VEIL) anonymize $(DEMO)/patients.csv $(QUASI) --identifier record_id --k 5 --l 2 \
+		-o $(DEMO)/released.csv --report $(DEMO)/2-anonymize.html
+	@echo "== 3. release statistics with differential privacy, charged to a ledger"
+	$(VEIL) ledger init patients --epsilon 1 --delta 1e-6 --ledger $(DEMO)/ledger.db
+	$(VEIL) dp query $(DEMO)/patients.csv --dataset patients --histogram age --bounds 0,120 \
+		--bins 12 --epsilon 0.5 --ledger $(DEMO)/ledger.db --report $(DEMO)/3-dp-histogram.html
+	$(VEIL) dp query $(DEMO)/patients.csv --dataset patients --mean length_of_stay \
+		--bounds 0,60 --epsilon 0.3 --ledger $(DEMO)/ledger.db
+	$(VEIL) ledger history patients --ledger $(DEMO)/ledger.db --report $(DEMO)/4-ledger.html
+	@echo
+	@echo "Reports to open, in order: $(DEMO)/1-assess.html, $(DEMO)/2-anonymize.html,"
+	@echo "$(DEMO)/3-dp-histogram.html and $(DEMO)/4-ledger.html (start with the first)."
 
 # The HTML reports are checked in headless Chromium (tests/report/test_chromium.py);
 # CI runs as root on Debian, where this installs it when missing.

@@ -183,15 +183,16 @@ class LedgerHistory(Result):
     def to_document(self) -> Document:
         # Columns that would be empty for every entry are left out, so the table
         # stays readable on a terminal.
+        # (rho and the event stay in the JSON.)
         spenders = any(r.spender for r in self.records)
-        rhos = any(r.loss.rho is not None for r in self.records)
+        deltas = any(r.loss.delta for r in self.records)
         columns = ["id", "time (UTC)", "what", "mechanism"]
-        columns += ["spender"] * spenders + ["state", "epsilon", "delta"] + ["rho"] * rhos
+        columns += ["spender"] * spenders + ["state", "epsilon"] + ["delta"] * deltas
         rows = []
         for r in self.records:
-            row = [r.id, r.created[:19].replace("T", " "), r.what, r.mechanism]
-            row += [r.spender or ""] * spenders + [r.state, r.loss.epsilon, r.loss.delta]
-            rows.append(row + [r.loss.rho] * rhos)
+            row = [r.id, r.created[:16].replace("T", " "), r.what, r.mechanism]
+            row += [r.spender or ""] * spenders + [r.state, r.loss.epsilon]
+            rows.append(row + [r.loss.delta] * deltas)
         blocks: list[Any] = [Table(columns=columns, rows=rows, title=f"{len(rows)} entries")]
         unfinished = [str(r.id) for r in self.records if r.state == "reserved"]
         if unfinished:
