@@ -53,6 +53,7 @@ def test_malformed_files_are_refused_with_the_line(tmp_path: Path, case: str) ->
         ("a,b\n1,2\n\n\n", 1),  # blank lines at the end are no rows
         ("a,b\r\n1,2\r\n\r\n", 1),  # CRLF
         ("a,b\n1,\n,\n", 2),  # missing values are fields
+        ("a,b,c\n1,2,\n3,,\n", 2),  # the last column missing: the delimiters add up
         ("a\n1\n\n3\n", 3),  # one column: a blank line is a missing value
         ("a,b\n", 0),  # a header alone
     ],

@@ -99,7 +99,7 @@ class DelimitedFile:
         return [
             pl.len().alias("\x00rows"),
             pl.col(names[-1]).null_count().alias("\x00missing"),
-            pl.all().last().name.suffix("\x00last"),
+            pl.col(names).last().name.suffix("\x00last"),
         ]
 
     def records(self, checks: dict[str, Any]) -> int | None:
@@ -111,8 +111,31 @@ class DelimitedFile:
         spans = any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in last)
         if not checks.get("\x00missing") and not spans:
             return None
+        if not spans and self._delimiters_add_up(len(last)):
+            return None
         trailing = self.check()
         return checks["\x00rows"] - trailing if trailing else None
+
+    def _delimiters_add_up(self, width: int) -> bool:
+        """Whether a file without quotes has ``width - 1`` delimiters per line, in total.
+
+        After an eager read, where polars refuses any line with too many
+        fields, that total proves that no line has too few: three byte counts,
+        no pass line by line. Quotes or blank lines send the caller to :meth:`check`.
+        """
+        delimiters = lines = 0
+        last = _NEWLINE
+        for chunk in self._chunks():
+            b = np.frombuffer(chunk, dtype=np.uint8)
+            if not len(b):
+                continue
+            if np.count_nonzero(b == _QUOTE):
+                return False
+            delimiters += int(np.count_nonzero(b == ord(self.delimiter)))
+            lines += int(np.count_nonzero(b == _NEWLINE))
+            last = int(b[-1])
+        lines += last != _NEWLINE
+        return delimiters == (width - 1) * lines
 
     def redecoded(self) -> DelimitedFile | None:
         """This file decoded whole, when a byte past the 64 KiB sniffed is not UTF-8.
