@@ -62,7 +62,7 @@ def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
     return models
 
 
-def _population_models(k_map, delta_presence, population, sampling_fraction):
+def _population_models(k_map, delta_presence, population, sampling_fraction, strip=False):
     """k-map and delta-presence from their flags; they share one population."""
     from veil.anonymize import DeltaPresence, KMap
     from veil.io import read_table
@@ -73,7 +73,7 @@ def _population_models(k_map, delta_presence, population, sampling_fraction):
     if sampling_fraction is not None and k_map is None:
         fail("--sampling-fraction is for --k-map; give --k-map K")
     if (k_map is not None or delta_presence is not None) and population is not None:
-        population = read_table(population)
+        population = read_table(population, strip=strip)  # read as the sample is
     if k_map is not None:
         if population is None and sampling_fraction is None:
             fail("--k-map needs --population FILE or --sampling-fraction F (e.g. 0.1)")
@@ -92,6 +92,32 @@ def _population_models(k_map, delta_presence, population, sampling_fraction):
             fail("--delta-presence needs --population FILE (the table the sample was drawn from)")
         models.append(DeltaPresence(*bounds, population=population))
     return models
+
+
+def _safepub(file, output, quasi, identifier, hierarchy, epsilon, delta, dataset, ledger,
+             read, json, report) -> None:  # fmt: skip
+    """``--dp-epsilon``: SafePub, charged to the ledger (one library call)."""
+    from veil.anonymize import SafePub
+    from veil.io import write_table
+
+    if epsilon is None or delta is None or not dataset:
+        fail("SafePub needs --dp-epsilon, --dp-delta and --dataset (the dataset in the ledger)")
+    data, source = read(file)
+    names = data.collect_schema().names()
+    safepub = SafePub(epsilon, delta, _hierarchies(hierarchy) or None)
+    safepub.fit(
+        data,
+        columns(quasi, what="quasi-identifiers", available=names),
+        dataset=dataset,
+        ledger=ledger,
+        identifier=columns(identifier, what="identifiers", available=names),
+    )
+    result = safepub.result_
+    assert result.table is not None
+    write_table(result.table, output, formats=source.formats)
+    emit(result, json=json, report=report)
+    if not json:
+        typer.echo(f"anonymized table written to {output}")
 
 
 def _hierarchies(specs: list[str] | None) -> dict[str, object]:
@@ -164,6 +190,17 @@ def anonymize(
             "--sampling-fraction", help="k-map without a population: sample share in (0, 1]."
         ),
     ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option("--dp-epsilon", help="SafePub: (epsilon, delta)-DP anonymization."),
+    ] = None,
+    dp_delta: Annotated[float | None, typer.Option("--dp-delta", help="SafePub's delta.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="SafePub: the dataset's name in the ledger.")
+    ] = None,
+    ledger: Annotated[
+        str, typer.Option("--ledger", help="SafePub: the ledger file (SQLite).")
+    ] = "veil-ledger.db",
     loss_metric: Annotated[
         str,
         typer.Option(
@@ -224,7 +261,16 @@ def anonymize(
             fail(f"the {what} path {path!r} is a folder; give a file path such as out.csv")
         if path and population and _same_file(population, path):
             fail(f"the {what} path {path!r} is the population file; choose another")
-    extra = _population_models(k_map, delta_presence, population, sampling_fraction)
+    if dp_epsilon is not None or dp_delta is not None or dataset is not None:
+        flags = (k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta, k_map)
+        if any(v is not None for v in (*flags, delta_presence)) or method != "optimal":
+            fail("--dp-epsilon runs SafePub, whose k follows from epsilon and delta; drop the "
+                 "other privacy models and --method")  # fmt: skip
+        _safepub(file, output, quasi, identifier, hierarchy, dp_epsilon, dp_delta, dataset,
+                 ledger, lambda f: to_polars(f, delimiter=delimiter, dates=date_columns(dates),
+                                             strip=strip), json, report)  # fmt: skip
+        return
+    extra = _population_models(k_map, delta_presence, population, sampling_fraction, strip)
     others = (k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta)
     if extra and all(v is None for v in others):
         models = extra
