@@ -35,6 +35,7 @@ from veil.anonymity.counting import (
     count_joint,
     estimated_combinations,
     value_codes,
+    value_totals,
 )
 from veil.anonymity.views import SensitiveView, view_from_rows
 from veil.errors import ColumnError, DataError, ParameterError
@@ -118,6 +119,7 @@ class ClassTable:
     schema: dict[str, pl.DataType]
     codes: dict[str, tuple[pl.Series, pl.Expr]]
     counted: counting.Counted
+    totals: dict[str, np.ndarray] = field(default_factory=dict)  # records per value, in memory
     _views: dict[tuple[str, bool], SensitiveView] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -167,7 +169,9 @@ class ClassTable:
         if not others_as_quasi:
             found = self.counted
         elif self.memory is not None:
-            found = count_in_memory(self.memory, keys, {attribute: (values, code)})
+            found = count_in_memory(
+                self.memory, keys, {attribute: (values, code)}, totals=self.totals
+            )
         elif len(values) <= counting.DENSE_VALUES:
             found = count_grouped(self.source, keys, {attribute: (values, code)}, self.engine)
         if found is not None and attribute in found.rows:
@@ -222,9 +226,19 @@ def build_class_table(
     _check_columns(schema, quasi_cols, sensitive_cols, need_sensitive=need_sensitive)
     try:
         codes: dict[str, tuple[pl.Series, pl.Expr]] = {}
+        totals: dict[str, np.ndarray] = {}
         if memory is not None and sensitive_cols and _few_combinations(memory, columns):
             counted, codes = count_by_pairs(memory, quasi_cols, sensitive_cols, schema)
             _check_values(codes)
+        elif memory is not None and sensitive_cols:
+            n_found, found_values = value_totals(memory, sensitive_cols)
+            if n_found == 0:
+                raise DataError("the table has no rows; nothing to assess")
+            for s, (values, counts) in found_values.items():
+                codes[s] = value_codes(values, schema[s])
+                totals[s] = counts
+            _check_values(codes)
+            counted = count_in_memory(memory, quasi_cols, codes, totals=totals)
         elif sensitive_cols:
             found = lazy.select(
                 pl.len().alias(SIZE), *(pl.col(s).unique().implode() for s in sensitive_cols)
@@ -234,10 +248,7 @@ def build_class_table(
             for s in sensitive_cols:
                 codes[s] = value_codes(found[s][0].sort(nulls_last=True).alias(s), schema[s])
             _check_values(codes)
-            if memory is not None:
-                counted = count_in_memory(memory, quasi_cols, codes)
-            else:
-                counted = count_grouped(lazy, quasi_cols, codes, engine)
+            counted = count_grouped(lazy, quasi_cols, codes, engine)
         else:
             counted = count_grouped(lazy, quasi_cols, codes, engine)
     except pl.exceptions.PolarsError as err:
@@ -264,6 +275,7 @@ def build_class_table(
         schema={c: schema[c] for c in [*quasi_cols, *sensitive_cols]},
         codes=codes,
         counted=counted,
+        totals=totals,
     )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "count_in_memory",
     "count_joint",
     "value_codes",
+    "value_totals",
 ]
 
 #: Above this many distinct values, the grouped strategy counts an attribute
@@ -46,7 +47,8 @@ _ROW = "__veil_row"
 _CHUNK = 1 << 16
 
 # class, value, count (sorted by class, value), and optionally the single-record
-# classes per value, the rows then covering only classes of two or more records.
+# classes per value: the rows then cover only the classes of two or more records,
+# numbered among themselves in their order among all classes.
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 
 
@@ -77,52 +79,49 @@ def value_codes(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Ex
     return values, code.cast(pl.UInt32).fill_null(m)
 
 
-class _Pairing:
-    """Counts (class, value) pairs of one grouping for any number of attributes.
+def value_totals(
+    frame: pl.DataFrame, columns: Sequence[str]
+) -> tuple[int, dict[str, tuple[pl.Series, np.ndarray]]]:
+    """Rows of ``frame``, and per column its distinct values (sorted, nulls last) and their counts.
 
-    Each row of the grouped table weighs ``weight`` records (default 1). Rows
-    come out sorted by class, then value. Few (class, value) cells: one
-    bincount over all of them. Many: records alone in their class are only
-    tallied per value and the others sorted; which rows are alone is worked
-    out once for every attribute.
+    One pass, each column's value counts computed in parallel; the counts let
+    :func:`count_in_memory` read values only for the records of shared classes.
     """
+    found = frame.select(
+        pl.len().alias(SIZE), *(pl.col(c).value_counts(name=_COUNT).implode() for c in columns)
+    )
+    out = {}
+    for c in columns:
+        counted = found[c][0].struct.unnest().sort(c, nulls_last=True)
+        out[c] = counted[c], counted[_COUNT].to_numpy().astype(np.int64)
+    return int(found[SIZE][0]), out
 
-    def __init__(self, cls: np.ndarray, sizes: np.ndarray, weight: np.ndarray | None) -> None:
-        self.cls = cls
-        self.sizes = sizes
-        self.weight = weight
-        self._split: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
-    def _shared(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        if self._split is None:
-            alone = self.sizes[self.cls] == 1
-            shared = ~alone
-            weight = None if self.weight is None else self.weight[shared]
-            self._split = alone, self.cls[shared], weight
-        return self._split
+def _pair_counts(
+    cls: np.ndarray, code: np.ndarray, m: int, n_classes: int, weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(class, value, count) of the (class, value) pairs present, sorted by class and value.
 
-    def rows(self, code: np.ndarray, m: int) -> Rows:
-        n_classes = len(self.sizes)
-        if n_classes * m <= 4 * len(code):
-            key = self.cls * m + code
-            counts = np.bincount(key, weights=self.weight, minlength=n_classes * m)
-            found = np.flatnonzero(counts)
-            return found // m, found % m, counts[found].astype(np.int64), None
-        alone, cls, weight = self._shared()
-        lone = np.bincount(code[alone], minlength=m).astype(np.int64, copy=False)
-        key = cls * m + code[~alone]
-        if weight is None:
-            key = np.sort(key)
-        else:
-            order = np.argsort(key, kind="stable")
-            key, weight = key[order], weight[order]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
-        if weight is None:
-            count = np.diff(np.append(starts, len(key)))
-        else:
-            count = np.add.reduceat(weight, starts) if len(key) else key
-        found = key[starts]
-        return found // m, found % m, count.astype(np.int64, copy=False), lone
+    Few cells (``n_classes * m`` within a few times the rows): one bincount
+    over all of them. Many: the keys are sorted and counted by runs.
+    """
+    key = cls * m + code
+    if n_classes * m <= 4 * len(key):
+        counts = np.bincount(key, weights=weight, minlength=n_classes * m)
+        found = np.flatnonzero(counts)
+        return found // m, found % m, counts[found].astype(np.int64)
+    if weight is None:
+        key = np.sort(key)
+    else:
+        order = np.argsort(key, kind="stable")
+        key, weight = key[order], weight[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
+    if weight is None:
+        count = np.diff(np.append(starts, len(key)))
+    else:
+        count = np.add.reduceat(weight, starts) if len(key) else key
+    found = key[starts]
+    return found // m, found % m, count.astype(np.int64, copy=False)
 
 
 def count_in_memory(
@@ -130,30 +129,74 @@ def count_in_memory(
     keys: Sequence[str],
     codes: Mapping[str, tuple[pl.Series, pl.Expr]],
     weight: str | None = None,
+    totals: Mapping[str, np.ndarray] | None = None,
 ) -> Counted:
     """Class ids from a window expression, then counting in numpy.
+
+    The window gives each row the index of its class's first row (the class's
+    *representative*). Classes are numbered in the order of their
+    representatives. Only the records of *shared* classes (two or more
+    records) are paired with their values; single-record classes are tallied
+    per value, as ``totals`` minus the shared records' values. With ``totals``
+    (records per value of an attribute, indexed like its values) and few
+    shared records, as in near-unique tables, values are read for the shared
+    records only: per row, the work after the window is then a few numpy passes.
 
     With ``weight``, each row of ``frame`` stands for that column's number of records.
     """
     ids = frame.with_row_index(_ROW).select(
         # any row of the class serves as its representative; first() is the cheapest
         pl.col(_ROW).first().over(list(keys)).alias(_ROW),
-        *(code.alias(f"{_CODE}{i}") for i, (_, code) in enumerate(codes.values())),
         *([pl.col(weight)] if weight else []),
     )
-    first = ids[_ROW].to_numpy().astype(np.int64)
-    is_first = first == np.arange(len(first))
-    dense = np.cumsum(is_first) - 1  # classes numbered in the order of their representatives
-    cls = dense[first]
-    n_classes = int(dense[-1]) + 1 if len(dense) else 0
+    first = ids[_ROW].to_numpy()
     w = ids[weight].to_numpy().astype(np.int64) if weight else None
-    sizes = np.bincount(cls, weights=w, minlength=n_classes).astype(np.int64)
-    pairing = _Pairing(cls, sizes, w)
-    rows = {
-        name: pairing.rows(ids[f"{_CODE}{i}"].to_numpy().astype(np.int64), len(values))
-        for i, (name, (values, _)) in enumerate(codes.items())
-    }
-    return Counted(sizes=sizes, rows=rows, first_rows=np.flatnonzero(is_first))
+    n = len(first)
+    is_first = first == np.arange(n, dtype=first.dtype)
+    reps = np.flatnonzero(is_first)
+    others = np.flatnonzero(~is_first)  # rows not their class's representative
+    others_first = first[others].astype(np.int64)
+    # Each representative's class number; a lookup table indexed by row, only
+    # read at representatives, so it needs no initialising.
+    number = np.empty(n, dtype=np.int64)
+    number[reps] = np.arange(len(reps))
+    other_class = number[others_first]
+    if w is None:
+        sizes = np.bincount(other_class, minlength=len(reps)) + 1
+    else:
+        sizes = np.bincount(other_class, weights=w[others], minlength=len(reps)) + w[reps]
+    sizes = sizes.astype(np.int64, copy=False)
+    # Shared classes renumbered among themselves, in the same order; a row
+    # that is not its class's representative is always in a shared class.
+    shared = np.flatnonzero(sizes > 1)
+    number[reps[shared]] = np.arange(len(shared))
+    rows = np.concatenate([reps[shared], others])
+    cls = np.concatenate([np.arange(len(shared)), number[others_first]])
+    w_shared = None if w is None else w[rows]
+    found: dict[str, Rows] = {}
+    names = list(codes)
+    known = totals or {}
+    gathered = [name for name in names if name in known and w is None and 4 * len(rows) <= n]
+    if gathered:
+        part = frame.select(gathered)[rows].select(codes[name][1].alias(name) for name in gathered)
+        for name in gathered:
+            m = len(codes[name][0])
+            code = part[name].to_numpy().astype(np.int64)
+            lone = known[name] - np.bincount(code, minlength=m)
+            found[name] = (*_pair_counts(cls, code, m, len(shared), None), lone)
+    rest = [name for name in names if name not in found]
+    if rest:
+        full = frame.select(codes[name][1].alias(name) for name in rest)
+        for name in rest:
+            m = len(codes[name][0])
+            every = full[name].to_numpy()
+            code = every[rows].astype(np.int64)
+            lone = np.bincount(every, weights=w, minlength=m) - np.bincount(
+                code, weights=w_shared, minlength=m
+            )
+            pairs = _pair_counts(cls, code, m, len(shared), w_shared)
+            found[name] = (*pairs, lone.astype(np.int64))
+    return Counted(sizes=sizes, rows={name: found[name] for name in names}, first_rows=reps)
 
 
 def estimated_combinations(frame: pl.DataFrame, columns: Sequence[str], sample: int) -> float:

@@ -103,18 +103,20 @@ def view_from_rows(
 
     ``class_sizes`` are the records of every class. Without ``lone``, the
     rows cover every class and those of single-record classes are set apart
-    here; with it, the rows cover only the classes of two or more records.
+    here; with it, the rows cover only the classes of two or more records,
+    numbered among themselves in their order among all classes.
     """
     m = len(values)
+    shared = class_sizes > 1
+    sizes = class_sizes[shared].astype(np.int64, copy=False)
     if lone is None:
         alone = class_sizes[cls] == 1
         lone = np.bincount(value[alone], minlength=m).astype(np.int64, copy=False)
         kept = ~alone
         cls, value, count = cls[kept], value[kept], count[kept]
-    shared = class_sizes > 1
-    renumber = np.cumsum(shared) - 1
-    row_class = renumber[cls].astype(np.int64, copy=False)
-    sizes = class_sizes[shared].astype(np.int64, copy=False)
+        row_class = (np.cumsum(shared) - 1)[cls].astype(np.int64, copy=False)
+    else:
+        row_class = cls.astype(np.int64, copy=False)
     # Rows are sorted by class and every shared class has some: starts are where it changes.
     if len(row_class):
         starts = np.flatnonzero(np.concatenate([[True], row_class[1:] != row_class[:-1]]))
