@@ -98,7 +98,6 @@ def _safepub(file, output, quasi, identifier, hierarchy, epsilon, delta, dataset
              read, json, report) -> None:  # fmt: skip
     """``--dp-epsilon``: SafePub, charged to the ledger (one library call)."""
     from veil.anonymize import SafePub
-    from veil.io import write_table
 
     if epsilon is None or delta is None or not dataset:
         fail("SafePub needs --dp-epsilon, --dp-delta and --dataset (the dataset in the ledger)")
@@ -112,7 +111,13 @@ def _safepub(file, output, quasi, identifier, hierarchy, epsilon, delta, dataset
         ledger=ledger,
         identifier=columns(identifier, what="identifiers", available=names),
     )
-    result = safepub.result_
+    _write(safepub.result_, output, source, json, report)
+
+
+def _write(result, output, source, json, report) -> None:
+    """Write the released table in the input's formats, then the report."""
+    from veil.io import write_table
+
     assert result.table is not None
     write_table(result.table, output, formats=source.formats)
     emit(result, json=json, report=report)
@@ -249,7 +254,7 @@ def anonymize(
     """Generalize and suppress quasi-identifiers until the privacy models hold."""
     from veil.anonymize import Anonymizer
     from veil.errors import DataError, ParameterError
-    from veil.io import to_polars, write_table
+    from veil.io import to_polars
 
     for path, what in ((output, "output"), (report, "report")):
         if path and _same_file(file, path):
@@ -303,9 +308,4 @@ def anonymize(
         if "needs a date or datetime column" in str(err):
             fail(f"{err}; on the command line, --dates COLUMN=FORMAT (e.g. %d/%m/%Y) reads it")
         raise
-    result = anonymizer.result_
-    assert result.table is not None
-    write_table(result.table, output, formats=source.formats)
-    emit(result, json=json, report=report)
-    if not json:
-        typer.echo(f"anonymized table written to {output}")
+    _write(anonymizer.result_, output, source, json, report)
