@@ -30,6 +30,8 @@ __all__ = ["EncodedTable", "QuasiEncoding", "dense_codes", "encode_table"]
 
 # Per-level item arrays are cached while they hold at most this many cells.
 _CACHE_CELLS = 20_000_000
+# Population classes kept for rolling up (k-map, delta-presence): at most this many.
+_ROLLUP_CELLS = 4_000_000
 
 
 @dataclass
@@ -71,6 +73,43 @@ class QuasiEncoding:
         return [len(lab) for lab in self.labels]
 
 
+class PopulationRollups:
+    """Population classes of evaluated nodes (a representative item and a count each).
+
+    What k-map and delta-presence roll the next nodes' classes up from. At
+    most :data:`_ROLLUP_CELLS` representatives are kept; past that all are
+    dropped and the keeping starts again.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.nodes = np.zeros((64, width), dtype=np.int64)
+        self.sizes = np.zeros(64, dtype=np.int64)
+        self.data: list[tuple[np.ndarray, np.ndarray]] = []
+        self.cells = 0
+
+    def below(self, node: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The kept node at or below ``node`` with the fewest classes, if any."""
+        count = len(self.data)
+        if not count:
+            return None
+        under = np.flatnonzero((self.nodes[:count] <= node).all(axis=1))
+        if not under.size:
+            return None
+        return self.data[int(under[np.argmin(self.sizes[under])])]
+
+    def add(self, node: Sequence[int], reps: np.ndarray, counts: np.ndarray) -> None:
+        if self.cells + reps.size > _ROLLUP_CELLS:
+            self.data, self.cells = [], 0
+        count = len(self.data)
+        if count == self.nodes.shape[0]:
+            self.nodes = np.concatenate([self.nodes, np.zeros_like(self.nodes)])
+            self.sizes = np.concatenate([self.sizes, np.zeros_like(self.sizes)])
+        self.nodes[count] = node
+        self.sizes[count] = reps.size
+        self.data.append((reps, counts))
+        self.cells += reps.size
+
+
 @dataclass
 class EncodedTable:
     """Rows reduced to distinct items, with codes for the quasi-identifiers and sensitive values."""
@@ -99,6 +138,9 @@ class EncodedTable:
         self._cache = cells <= _CACHE_CELLS
         self.group_counts = [q.groups for q in self.quasi]
         self._pop_groups: dict[tuple[int, int], np.ndarray] = {}
+        self._pop_keys: dict[tuple[int, int], np.ndarray] = {}
+        self._sample_keys: dict[tuple[int, int], np.ndarray] = {}
+        self.reset_rollups()
 
     def pop_item_groups(self, j: int, h: int) -> np.ndarray:
         """Group code at level ``h`` of quasi-identifier ``j`` for every population item."""
@@ -109,6 +151,65 @@ class EncodedTable:
             if self._cache:
                 self._pop_groups[j, h] = got
         return got
+
+    def pop_radix(self) -> list[int] | None:
+        """Multipliers giving each population item one int64 key per node, or ``None``.
+
+        Fixed across levels (each column's radix is its number of leaves), so a
+        column's share of the key is cached per level and a node's key is a sum.
+        """
+        if not hasattr(self, "_radix"):
+            leaves = [q.groups[0] for q in self.quasi]
+            total = 1
+            for n in leaves:
+                total *= n
+            self._radix = None
+            if total < 1 << 62:
+                self._radix = [
+                    int(np.prod(leaves[j + 1 :], dtype=object)) for j in range(len(leaves))
+                ]
+        return self._radix
+
+    def pop_item_key(self, j: int, h: int) -> np.ndarray:
+        """Column ``j``'s part of every population item's key at level ``h`` (cached)."""
+        got = self._pop_keys.get((j, h))
+        if got is None:
+            radix = self.pop_radix()
+            assert radix is not None
+            got = self.pop_item_groups(j, h) * np.int64(radix[j])
+            if self._cache:
+                self._pop_keys[j, h] = got
+        return got
+
+    def sample_pop_key(self, j: int, h: int) -> np.ndarray:
+        """Column ``j``'s part of every sample item's population key at level ``h`` (cached)."""
+        got = self._sample_keys.get((j, h))
+        if got is None:
+            assert self.item_pop is not None
+            got = self.pop_item_key(j, h)[self.item_pop]
+            if self._cache:
+                self._sample_keys[j, h] = got
+        return got
+
+    def pop_rollup_from(self, node: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Population classes of the kept node below ``node`` with the fewest classes.
+
+        Returns one representative population item per class and the class's
+        record count; the population's own items when no such node is kept.
+        """
+        assert self.pop_weight is not None
+        kept = self._rollups.below(np.asarray(node, dtype=np.int64))
+        if kept is None:
+            return np.arange(self.pop_weight.shape[0]), self.pop_weight.astype(np.float64)
+        return kept
+
+    def reset_rollups(self) -> None:
+        """Forget the kept population classes (each search starts afresh)."""
+        self._rollups = PopulationRollups(len(self.quasi))
+
+    def pop_rollup_store(self, node: Sequence[int], reps: np.ndarray, counts: np.ndarray) -> None:
+        """Keep a node's population classes for the nodes above it (bounded memory)."""
+        self._rollups.add(node, reps, counts)
 
     @property
     def has_population(self) -> bool:

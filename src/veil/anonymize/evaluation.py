@@ -203,7 +203,10 @@ def suppress_failing(
         for part in model.monotone_parts():
             keep &= part.passes(stats)
     monotone_keep = keep
-    others = [m for m in models if not m.monotone]
+    for model in models:
+        if not model.monotone and not model.depends_on_kept:
+            keep = keep & model.passes(stats)
+    others = [m for m in models if not m.monotone and m.depends_on_kept]
     while others:
         stats.set_keep(keep)
         ok = keep.copy()
@@ -255,21 +258,59 @@ def node_classes(table: EncodedTable, node: Sequence[int]) -> tuple[np.ndarray, 
     return dense_codes(columns, sizes)
 
 
+def _population_rollup(table: EncodedTable, node: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The population's class keys at ``node`` (sorted) and the records in each.
+
+    Rolled up from the kept node below ``node`` with the fewest classes
+    (hierarchies nest, so each of its classes falls in one class here), or
+    from the population's items when none is kept.
+    """
+    reps, weights = table.pop_rollup_from(node)
+    key = table.pop_item_key(0, node[0])[reps]
+    for j in range(1, len(node)):
+        key += table.pop_item_key(j, node[j])[reps]
+    keys, inverse = np.unique(key, return_inverse=True)  # quicksort: no return_index
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, weights=weights, minlength=keys.size)
+    representative = np.empty(keys.size, dtype=np.int64)
+    representative[inverse] = reps  # any member of a class stands for it
+    table.pop_rollup_store(node, representative, counts)
+    return keys, counts
+
+
 def population_classes(
     table: EncodedTable, node: Sequence[int]
 ) -> tuple[np.ndarray, int, np.ndarray]:
     """Classes of the sample's items at ``node`` and population records matching each.
 
-    The classes are formed over the population's items (a superset of the
-    sample's combinations), so one pass gives both: each sample item takes
-    the class of its population item.
+    The sample's classes are formed as for k-anonymity; the population's
+    classes at ``node`` are rolled up from a node evaluated before
+    (:func:`_population_rollup`), by far fewer than the population's distinct
+    combinations at most nodes, and one item of each sample class finds its
+    class's key among them.
     """
     assert table.pop_weight is not None and table.item_pop is not None
-    columns = [table.pop_item_groups(j, h) for j, h in enumerate(node)]
-    sizes = [table.group_counts[j][h] for j, h in enumerate(node)]
-    pop_class, n_classes = dense_codes(columns, sizes)
-    counts = np.bincount(pop_class, weights=table.pop_weight, minlength=n_classes)
-    return pop_class[table.item_pop], n_classes, counts
+    node = tuple(int(h) for h in node)
+    item_class, n_classes = node_classes(table, node)
+    if table.pop_radix() is None:  # keys would overflow: number the population's classes
+        columns = [table.pop_item_groups(j, h) for j, h in enumerate(node)]
+        sizes = [table.group_counts[j][h] for j, h in enumerate(node)]
+        pop_class, n_pop = dense_codes(columns, sizes)
+        counts = np.bincount(pop_class, weights=table.pop_weight, minlength=n_pop)
+        return pop_class[table.item_pop], n_pop, counts
+    keys, pop_counts = _population_rollup(table, node)
+    # n_classes bounds the codes; look up only the classes in use, through one item each
+    first = np.full(n_classes, -1, dtype=np.int64)
+    first[item_class] = np.arange(item_class.size)
+    used = np.flatnonzero(first >= 0)
+    first = first[used]
+    class_key = table.sample_pop_key(0, node[0])[first]
+    for j in range(1, len(node)):
+        class_key += table.sample_pop_key(j, node[j])[first]
+    # every class's key is among the population's: the sample is a subset of it
+    counts = np.zeros(n_classes)
+    counts[used] = pop_counts[np.searchsorted(keys, class_key)]
+    return item_class, n_classes, counts
 
 
 def evaluate_node(

@@ -68,6 +68,9 @@ class PrivacyModel(ABC):
 
     monotone: bool = False
     needs_sensitive: bool = True
+    # Whether a class's verdict can change when other classes are suppressed (models that
+    # compare a class with the kept table); the others are tested once, not to a fixed point.
+    depends_on_kept: bool = True
 
     def monotone_parts(self) -> list[PrivacyModel]:
         """Monotone models this one implies (used for pruning); itself when it is monotone."""

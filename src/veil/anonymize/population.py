@@ -26,8 +26,10 @@ Monotonicity under generalization (what lets the lattice search prune):
 * k-map with a sampling fraction is k'-anonymity, monotone likewise;
 * delta-presence is **not** monotone: the share of a merged class lies between
   the shares of its parts, so a failing class can split into a passing and a
-  failing one. It is searched without pruning (only the loss bound applies),
-  as ARX does.
+  failing one (ARX does not prune with it). It implies a monotone part,
+  though: a class with one sample row needs at least ``1 / delta_max``
+  population records, which is k-map with ``k = ceil(1 / delta_max)``; the
+  search prunes with that part only.
 
 The population is read once at the edge; the sample must be a subset of it
 (for each combination of quasi-identifier values, no more rows in the sample
@@ -333,6 +335,7 @@ class DeltaPresence(PopulationModel):
     """
 
     monotone = False
+    depends_on_kept = False  # population counts, not the kept table's distribution
 
     def __init__(self, delta_min: float, delta_max: float, *, population: Any) -> None:
         try:
@@ -356,12 +359,24 @@ class DeltaPresence(PopulationModel):
         self.delta_max = hi
         self.population = population
 
+    def monotone_parts(self) -> list[PrivacyModel]:
+        """k-map with ``k = ceil(1 / delta_max)``: what a released class needs at least.
+
+        A class with ``S >= 1`` sample rows and ``P`` population records has
+        ``S / P <= delta_max`` only if ``P >= 1 / delta_max``; that part is
+        monotone (k-map), so the search prunes with it.
+        """
+        k = math.ceil(1.0 / (self.delta_max + TOLERANCE))
+        return [KMap(k, population=self.population)] if k > 1 else []
+
     def passes(self, stats: ClassStats) -> np.ndarray:
         if stats.population is None:
             raise RuntimeError("delta-presence needs the population class sizes")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(stats.population > 0, stats.sizes / stats.population, 0.0)
-        return (share >= self.delta_min - TOLERANCE) & (share <= self.delta_max + TOLERANCE)
+        # S / P within the bounds, multiplied out (P > 0 for every class holding rows)
+        pop = stats.population
+        return (stats.sizes >= (self.delta_min - TOLERANCE) * pop) & (
+            stats.sizes <= (self.delta_max + TOLERANCE) * pop
+        )
 
     def measure(
         self,

@@ -132,6 +132,7 @@ def optimal_generalization(
     """
     heights = table.heights
     nodes = lattice_nodes(heights)
+    table.reset_rollups()
     bound = _lower_bounds(table, nodes)
     # Visit in order of the unweighted bound (the better order when g = 0); g * bound
     # is then non-decreasing too, so stopping at the first one too large is exact.
@@ -189,6 +190,7 @@ def exhaustive_generalization(
 ) -> SearchResult:
     """Evaluate every node; the reference the pruned search is tested against."""
     nodes = lattice_nodes(table.heights)
+    table.reset_rollups()
     best: NodeOutcome | None = None
     closest: NodeOutcome | None = None
     for node in nodes:
