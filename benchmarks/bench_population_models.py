@@ -15,21 +15,12 @@ import math
 
 import polars as pl
 
+from bench_anonymize import FILES, HIER, QUASI
 from harness import SHARED_DATA, markdown_table, side_by_side, update_section
 from veil.anonymize import Anonymizer, DeltaPresence, KAnonymity, KMap
 from veil.anonymize.encoding import encode_table
 from veil.anonymize.search import optimal_generalization
 
-QUASI = ["age", "education", "marital-status", "occupation", "sex", "native-country"]
-FILES = {
-    "age": "age.csv",
-    "education": "education.csv",
-    "marital-status": "marital.csv",
-    "occupation": "occupation.csv",
-    "sex": "sex.csv",
-    "native-country": "country.csv",
-}
-HIER = SHARED_DATA / "hierarchies" / "adult"
 SEED = 2024
 
 
@@ -37,7 +28,7 @@ def main() -> None:
     adult = pl.read_csv(SHARED_DATA / "adult.csv").with_columns(pl.col(pl.String).str.strip_chars())
     population = adult.select(QUASI)
     sample = adult.sample(fraction=0.1, seed=SEED)
-    hierarchies = {c: HIER / f for c, f in FILES.items()}
+    hierarchies = {c: HIER / FILES[c] for c in QUASI}
     limit = math.floor(0.05 * sample.height)
     plain = encode_table(sample, QUASI, [], hierarchies)
     with_pop = encode_table(sample, QUASI, [], hierarchies, population=population)
