@@ -18,9 +18,9 @@ def test_refuses_inputs_ledgers_folders_and_missing_folders(tmp_path: Path) -> N
     ledger.write_bytes(b"x")
     os.chdir(tmp_path)
     cases = [
-        (data, "is also an input"),
-        (Path("data.csv"), "is also an input"),  # relative spelling of the same file
-        (tmp_path / "sub" / ".." / "data.csv", "is also an input"),
+        (data, "is the input file"),
+        (Path("data.csv"), "is the input file"),  # relative spelling of the same file
+        (tmp_path / "sub" / ".." / "data.csv", "is the input file"),
         (ledger, "is the privacy ledger"),
         (Path(f"{ledger}-wal"), "its -wal file"),
         (Path(f"{ledger}.lock"), "its .lock file"),
@@ -35,7 +35,7 @@ def test_refuses_inputs_ledgers_folders_and_missing_folders(tmp_path: Path) -> N
     link = tmp_path / "link.csv"
     link.symlink_to(data)
     assert same_file(link, data)
-    with pytest.raises(ParameterError, match="is also an input"):
+    with pytest.raises(ParameterError, match="is the input file"):
         check_output(link, inputs=[data])
     assert check_output(tmp_path / "new.html", inputs=[data], ledger=ledger).name == "new.html"
 

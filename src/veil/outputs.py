@@ -75,8 +75,8 @@ def check_output(
     for source in inputs:
         if source is not None and same_file(out, source):
             raise ParameterError(
-                f"{option} {str(out)!r} is also an input of this command; writing it would "
-                "destroy the input: choose another path"
+                f"{option} {str(out)!r} is the input file {str(source)!r} of this command; "
+                "writing it would destroy the input: choose another path"
             )
     if ledger is not None:
         for suffix in LEDGER_SIDE_FILES:

@@ -36,7 +36,7 @@ QUERY = ["dp", "query", "data.csv", "--dataset", "d", "--count", "--epsilon", "0
     [
         ([*QUERY, "--ledger", "l.db", "--report", "l.db"], "is the privacy ledger"),
         ([*QUERY, "--ledger", "l.db", "--report", "l.db-wal"], "its -wal file"),
-        ([*QUERY, "--ledger", "l.db", "--report", "data.csv"], "is also an input"),
+        ([*QUERY, "--ledger", "l.db", "--report", "data.csv"], "is the input file"),
         ([*QUERY, "--ledger", "l.db", "--report", "nodir/r.html"], "does not exist"),
         ([*QUERY, "--ledger", "l.db", "--report", "folder"], "is a folder"),
         ([*QUERY, "--ledger", "l.db", "--epsilon", "abc"], "'abc' is not a valid float"),
@@ -80,3 +80,35 @@ def test_the_value_is_printed_even_if_the_report_fails(
     out, err = capsys.readouterr()
     assert code == 2 and '"value"' in out
     assert "the release was recorded and is printed above" in err and err.count("\n") == 1
+
+
+ANON = ["anonymize", "data.csv", "-q", "age", "--k", "2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ([*ANON, "-o", "out.csv", "--report", "nodir/r.html"], "does not exist"),
+        ([*ANON, "-o", "data.csv"], "is the input file"),
+        ([*ANON, "-o", "out.csv", "--report", "data.csv"], "is the input file"),
+        ([*ANON, "-o", "folder"], "is a folder"),
+        ([*ANON, "-o", "out.csv", "--report", "out.csv"], "are the same file"),
+        ([*ANON, "-o", "h.csv", "--hierarchy", "age=h.csv"], "is the input file"),
+        ([*ANON, "-o", "out.csv", "--k", "abc"], "'abc' is not a valid integer"),
+        (["anonymize", "data.csv", "-q", "age", "--dp-epsilon", "1", "--dp-delta", "1e-6",
+          "--dataset", "d", "--ledger", "l.db", "-o", "l.db"], "is the privacy ledger"),
+        (["assess", "data.csv", "-q", "age", "--report", "data.csv"], "is the input file"),
+        (["assess", "data.csv", "-q", "age", "--report", "folder"], "is a folder"),
+    ],
+)  # fmt: skip
+def test_anonymize_and_assess_refuse_before_reading(
+    work: Path, args: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("h.csv").write_text("20;*\n")
+    capsys.readouterr()
+    before = _snapshot(work)
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert match in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert _snapshot(work) == before  # out.csv never appears

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from veil.cli.options import (
     date_columns,
     emit,
 )
+from veil.outputs import check_outputs
 
 
 def _models(k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta):  # noqa: E741
@@ -137,13 +137,6 @@ def _hierarchies(specs: list[str] | None) -> dict[str, object]:
     return out
 
 
-def _same_file(a: str, b: str) -> bool:
-    pa, pb = Path(a), Path(b)
-    if pa.exists() and pb.exists():
-        return os.path.samefile(pa, pb)
-    return pa.resolve() == pb.resolve()
-
-
 @app.command()
 def anonymize(
     file: Annotated[str, typer.Argument(help="Table to anonymize: CSV, TSV, Parquet or Arrow.")],
@@ -256,16 +249,16 @@ def anonymize(
     from veil.errors import DataError, ParameterError
     from veil.io import to_polars
 
-    for path, what in ((output, "output"), (report, "report")):
-        if path and _same_file(file, path):
-            fail(f"the {what} path {path!r} is the input file; choose another so the input is kept")
+    # Before reading anything or spending budget: neither output may hurt an input
+    # (the table, a population, a hierarchy file), the ledger, or each other.
+    hierarchy_files = [v for _, _, v in (h.partition("=") for h in hierarchy or []) if v]
+    check_outputs(
+        {"-o": output, "--report": report},
+        inputs=[file, population, *(f for f in hierarchy_files if Path(f).is_file())],
+        ledger=ledger if dp_epsilon is not None or dataset is not None else None,
+    )
     if not columns(quasi, what="quasi-identifiers"):
         fail("give the quasi-identifier columns with -q, e.g. -q age,sex,zip")
-    for path, what in ((output, "output"), (report, "report")):
-        if path and Path(path).is_dir():
-            fail(f"the {what} path {path!r} is a folder; give a file path such as out.csv")
-        if path and population and _same_file(population, path):
-            fail(f"the {what} path {path!r} is the population file; choose another")
     if dp_epsilon is not None or dp_delta is not None or dataset is not None:
         flags = (k, l, entropy_l, recursive_cl, t, alpha, beta, enhanced_beta, delta, k_map)
         if any(v is not None for v in (*flags, delta_presence)) or method != "optimal":
