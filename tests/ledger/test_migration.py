@@ -96,6 +96,24 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _make_read_only(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``path`` and its folder read-only, as a user (not root) would see them."""
+    path.chmod(0o444)
+    path.parent.chmod(0o555)
+    if os.geteuid() == 0:
+        # Root writes through permission bits; let the ledger see what a user would.
+        real = os.access
+        monkeypatch.setattr(
+            "veil.ledger.storage.os.access",
+            lambda p, mode: False if mode & os.W_OK else real(p, mode),
+        )
+
+
+def _make_writable(path: Path) -> None:
+    path.parent.chmod(0o755)
+    path.chmod(0o644)
+
+
 def test_read_only_schema_1_is_a_clear_error_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,22 +122,13 @@ def test_read_only_schema_1_is_a_clear_error_and_changes_nothing(
     path = folder / "old.db"
     _schema_1_ledger(path)
     before = _digest(path), sorted(os.listdir(folder))
-    path.chmod(0o444)
-    folder.chmod(0o555)
-    if os.geteuid() == 0:
-        # Root writes through permission bits; let the ledger see what a user would.
-        real = os.access
-        monkeypatch.setattr(
-            "veil.ledger.database.os.access",
-            lambda p, mode: False if mode == os.W_OK else real(p, mode),
-        )
+    _make_read_only(path, monkeypatch)
     try:
         with pytest.raises(DataError, match=r"schema version 1 .* read-only; make the file"):
             Ledger(path)
         assert (_digest(path), sorted(os.listdir(folder))) == before  # no -wal, -shm, .lock
     finally:
-        folder.chmod(0o755)
-        path.chmod(0o644)
+        _make_writable(path)
 
 
 def test_read_only_current_ledger_is_shown_not_written(
@@ -132,14 +141,7 @@ def test_read_only_current_ledger_is_shown_not_written(
         book.add_dataset("d", epsilon=1.0, delta=0.0)
         book.finish(book.reserve("d", PrivacyLoss.pure(0.25), what="x", mechanism="m"))
     before = _digest(path), sorted(os.listdir(folder))
-    path.chmod(0o444)
-    folder.chmod(0o555)
-    if os.geteuid() == 0:
-        real = os.access
-        monkeypatch.setattr(
-            "veil.ledger.database.os.access",
-            lambda p, mode: False if mode == os.W_OK else real(p, mode),
-        )
+    _make_read_only(path, monkeypatch)
     try:
         with Ledger(path) as book:
             assert book.status("d").epsilon_spent == 0.25
@@ -147,5 +149,4 @@ def test_read_only_current_ledger_is_shown_not_written(
                 book.reserve("d", PrivacyLoss.pure(0.1), what="x", mechanism="m")
         assert (_digest(path), sorted(os.listdir(folder))) == before
     finally:
-        folder.chmod(0o755)
-        path.chmod(0o644)
+        _make_writable(path)
