@@ -324,8 +324,9 @@ class SafePub:
         if missing:
             raise ParameterError(
                 f"SafePub needs an explicit hierarchy for every quasi-identifier; none for "
-                f"{missing[0]!r}. Give an ARX-format file (hierarchies={{{missing[0]!r}: "
-                "'path.csv'}): a hierarchy built from the data would leak outside the guarantee"
+                f"{missing[0]!r}. Give an ARX-format file (--hierarchy {missing[0]}=FILE, or "
+                f"hierarchies={{{missing[0]!r}: 'FILE'}} in Python): a hierarchy built from the "
+                "data would leak outside the guarantee"
             )
         for name in qi:
             spec = as_hierarchy(specs[name], name)
