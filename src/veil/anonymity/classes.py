@@ -33,9 +33,9 @@ from veil.anonymity.counting import (
     count_grouped,
     count_in_memory,
     count_joint,
+    count_with_values,
     estimated_combinations,
     value_codes,
-    value_totals,
 )
 from veil.anonymity.views import SensitiveView, view_from_rows
 from veil.errors import ColumnError, DataError, ParameterError
@@ -174,8 +174,10 @@ class ClassTable:
             )
         elif len(values) <= counting.DENSE_VALUES:
             found = count_grouped(self.source, keys, {attribute: (values, code)}, self.engine)
+        shared_sizes = None
         if found is not None and attribute in found.rows:
             sizes, (cls, value, count, lone) = found.sizes, found.rows[attribute]
+            shared_sizes = found.shared_sizes
         else:
             n_classes, (cls, value, count, lone) = count_joint(self.source, keys, code, self.engine)
             sizes = np.bincount(cls, weights=count, minlength=n_classes).astype(np.int64)
@@ -190,6 +192,7 @@ class ClassTable:
             self.n_rows,
             self._ordered(attribute),
             lone,
+            shared_sizes,
         )
         self._views[(attribute, others_as_quasi)] = view
         return view
@@ -231,14 +234,10 @@ def build_class_table(
             counted, codes = count_by_pairs(memory, quasi_cols, sensitive_cols, schema)
             _check_values(codes)
         elif memory is not None and sensitive_cols:
-            n_found, found_values = value_totals(memory, sensitive_cols)
-            if n_found == 0:
+            if memory.height == 0:
                 raise DataError("the table has no rows; nothing to assess")
-            for s, (values, counts) in found_values.items():
-                codes[s] = value_codes(values, schema[s])
-                totals[s] = counts
+            counted, codes, totals = count_with_values(memory, quasi_cols, sensitive_cols, schema)
             _check_values(codes)
-            counted = count_in_memory(memory, quasi_cols, codes, totals=totals)
         elif sensitive_cols:
             found = lazy.select(
                 pl.len().alias(SIZE), *(pl.col(s).unique().implode() for s in sensitive_cols)

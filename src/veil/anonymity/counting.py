@@ -32,8 +32,8 @@ __all__ = [
     "count_grouped",
     "count_in_memory",
     "count_joint",
+    "count_with_values",
     "value_codes",
-    "value_totals",
 ]
 
 #: Above this many distinct values, the grouped strategy counts an attribute
@@ -59,6 +59,8 @@ class Counted:
     sizes: np.ndarray
     rows: dict[str, Rows]
     first_rows: np.ndarray | None = None  # in memory: each class's first row
+    # in memory: sizes of the classes of two or more records, which ``rows`` cover
+    shared_sizes: np.ndarray | None = None
     frame: pl.DataFrame | None = None  # grouped: key columns and SIZE per class
 
 
@@ -77,24 +79,6 @@ def value_codes(values: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Ex
             present, pl.Series(np.arange(m, dtype=np.uint32)), default=None, return_dtype=pl.UInt32
         )
     return values, code.cast(pl.UInt32).fill_null(m)
-
-
-def value_totals(
-    frame: pl.DataFrame, columns: Sequence[str]
-) -> tuple[int, dict[str, tuple[pl.Series, np.ndarray]]]:
-    """Rows of ``frame``, and per column its distinct values (sorted, nulls last) and their counts.
-
-    One pass, each column's value counts computed in parallel; the counts let
-    :func:`count_in_memory` read values only for the records of shared classes.
-    """
-    found = frame.select(
-        pl.len().alias(SIZE), *(pl.col(c).value_counts(name=_COUNT).implode() for c in columns)
-    )
-    out = {}
-    for c in columns:
-        counted = found[c][0].struct.unnest().sort(c, nulls_last=True)
-        out[c] = counted[c], counted[_COUNT].to_numpy().astype(np.int64)
-    return int(found[SIZE][0]), out
 
 
 def _pair_counts(
@@ -124,6 +108,19 @@ def _pair_counts(
     return found // m, found % m, count.astype(np.int64, copy=False)
 
 
+def _first_rows(frame: pl.DataFrame, keys: Sequence[str], weight: str | None) -> pl.LazyFrame:
+    """Each row's class *representative*: the index of its class's first row (a window)."""
+    return (
+        frame.with_row_index(_ROW)
+        .lazy()
+        .select(
+            # any row of the class serves as its representative; first() is the cheapest
+            pl.col(_ROW).first().over(list(keys)).alias(_ROW),
+            *([pl.col(weight)] if weight else []),
+        )
+    )
+
+
 def count_in_memory(
     frame: pl.DataFrame,
     keys: Sequence[str],
@@ -133,22 +130,62 @@ def count_in_memory(
 ) -> Counted:
     """Class ids from a window expression, then counting in numpy.
 
-    The window gives each row the index of its class's first row (the class's
-    *representative*). Classes are numbered in the order of their
-    representatives. Only the records of *shared* classes (two or more
-    records) are paired with their values; single-record classes are tallied
-    per value, as ``totals`` minus the shared records' values. With ``totals``
-    (records per value of an attribute, indexed like its values) and few
+    ``totals``, records per value of an attribute (indexed like its values),
+    lets its values be read only for the records of classes of two or more
+    (see :func:`_count_classes`). With ``weight``, each row of ``frame``
+    stands for that column's number of records.
+    """
+    ids = _first_rows(frame, keys, weight).collect(engine="in-memory")
+    return _count_classes(frame, ids, codes, weight, totals or {})
+
+
+def count_with_values(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    sensitive: Sequence[str],
+    dtypes: Mapping[str, pl.DataType],
+) -> tuple[Counted, dict[str, tuple[pl.Series, pl.Expr]], dict[str, np.ndarray]]:
+    """:func:`count_in_memory` for attributes whose values are not yet known.
+
+    The window and each attribute's count per value run as one parallel batch
+    of queries (the counts are a small group-by each, which the window hides);
+    returns the counts, each attribute's values and code, and its totals.
+    """
+    window, *tallies = pl.collect_all(
+        [
+            _first_rows(frame, keys, None),
+            *(
+                frame.lazy().group_by(s).agg(pl.len().cast(pl.Int64).alias(_COUNT))
+                for s in sensitive
+            ),
+        ],
+        engine="in-memory",
+    )
+    codes: dict[str, tuple[pl.Series, pl.Expr]] = {}
+    totals: dict[str, np.ndarray] = {}
+    for s, tally in zip(sensitive, tallies, strict=True):
+        tally = tally.sort(s, nulls_last=True)
+        codes[s] = value_codes(tally[s], dtypes[s])
+        totals[s] = tally[_COUNT].to_numpy()
+    return _count_classes(frame, window, codes, None, totals), codes, totals
+
+
+def _count_classes(
+    frame: pl.DataFrame,
+    ids: pl.DataFrame,
+    codes: Mapping[str, tuple[pl.Series, pl.Expr]],
+    weight: str | None,
+    totals: Mapping[str, np.ndarray],
+) -> Counted:
+    """Class sizes and each attribute's rows, from every row's representative in ``ids``.
+
+    Classes are numbered in the order of their representatives. Only the
+    records of *shared* classes (two or more records) are paired with their
+    values; single-record classes are tallied per value, as the attribute's
+    totals minus the shared records' values. With ``totals`` known and few
     shared records, as in near-unique tables, values are read for the shared
     records only: per row, the work after the window is then a few numpy passes.
-
-    With ``weight``, each row of ``frame`` stands for that column's number of records.
     """
-    ids = frame.with_row_index(_ROW).select(
-        # any row of the class serves as its representative; first() is the cheapest
-        pl.col(_ROW).first().over(list(keys)).alias(_ROW),
-        *([pl.col(weight)] if weight else []),
-    )
     first = ids[_ROW].to_numpy()
     w = ids[weight].to_numpy().astype(np.int64) if weight else None
     n = len(first)
@@ -156,34 +193,45 @@ def count_in_memory(
     reps = np.flatnonzero(is_first)
     others = np.flatnonzero(~is_first)  # rows not their class's representative
     others_first = first[others].astype(np.int64)
-    # Each representative's class number; a lookup table indexed by row, only
-    # read at representatives, so it needs no initialising.
-    number = np.empty(n, dtype=np.int64)
-    number[reps] = np.arange(len(reps))
-    other_class = number[others_first]
-    if w is None:
-        sizes = np.bincount(other_class, minlength=len(reps)) + 1
+    if w is None and 4 * len(others) <= n:
+        # Near-unique: only the few classes that have other rows are shared;
+        # sorting those rows' representatives numbers them, and a
+        # representative's class is its row less the non-representatives before it.
+        shared_reps, other_class, extra = np.unique(
+            others_first, return_inverse=True, return_counts=True
+        )
+        sizes = np.ones(len(reps), dtype=np.int64)
+        sizes[shared_reps - np.searchsorted(others, shared_reps)] += extra
+        shared_sizes = extra + 1
     else:
-        sizes = np.bincount(other_class, weights=w[others], minlength=len(reps)) + w[reps]
-    sizes = sizes.astype(np.int64, copy=False)
-    # Shared classes renumbered among themselves, in the same order; a row
-    # that is not its class's representative is always in a shared class.
-    shared = np.flatnonzero(sizes > 1)
-    number[reps[shared]] = np.arange(len(shared))
-    rows = np.concatenate([reps[shared], others])
-    cls = np.concatenate([np.arange(len(shared)), number[others_first]])
+        # Each representative's class number; a lookup table indexed by row,
+        # only read at representatives, so it needs no initialising.
+        number = np.empty(n, dtype=np.int64)
+        number[reps] = np.arange(len(reps))
+        other_class = number[others_first]
+        if w is None:
+            sizes = np.bincount(other_class, minlength=len(reps)) + 1
+        else:
+            sizes = np.bincount(other_class, weights=w[others], minlength=len(reps)) + w[reps]
+        sizes = sizes.astype(np.int64, copy=False)
+        # Shared classes renumbered among themselves, in the same order; a row
+        # that is not its class's representative is always in a shared class.
+        shared = np.flatnonzero(sizes > 1)
+        number[reps[shared]] = np.arange(len(shared))
+        shared_reps, other_class, shared_sizes = reps[shared], number[others_first], sizes[shared]
+    rows = np.concatenate([shared_reps, others])
+    cls = np.concatenate([np.arange(len(shared_reps)), other_class])
     w_shared = None if w is None else w[rows]
     found: dict[str, Rows] = {}
     names = list(codes)
-    known = totals or {}
-    gathered = [name for name in names if name in known and w is None and 4 * len(rows) <= n]
+    gathered = [name for name in names if name in totals and w is None and 4 * len(rows) <= n]
     if gathered:
         part = frame.select(gathered)[rows].select(codes[name][1].alias(name) for name in gathered)
         for name in gathered:
             m = len(codes[name][0])
             code = part[name].to_numpy().astype(np.int64)
-            lone = known[name] - np.bincount(code, minlength=m)
-            found[name] = (*_pair_counts(cls, code, m, len(shared), None), lone)
+            lone = totals[name] - np.bincount(code, minlength=m)
+            found[name] = (*_pair_counts(cls, code, m, len(shared_reps), None), lone)
     rest = [name for name in names if name not in found]
     if rest:
         full = frame.select(codes[name][1].alias(name) for name in rest)
@@ -194,9 +242,14 @@ def count_in_memory(
             lone = np.bincount(every, weights=w, minlength=m) - np.bincount(
                 code, weights=w_shared, minlength=m
             )
-            pairs = _pair_counts(cls, code, m, len(shared), w_shared)
+            pairs = _pair_counts(cls, code, m, len(shared_reps), w_shared)
             found[name] = (*pairs, lone.astype(np.int64))
-    return Counted(sizes=sizes, rows={name: found[name] for name in names}, first_rows=reps)
+    return Counted(
+        sizes=sizes,
+        rows={name: found[name] for name in names},
+        first_rows=reps,
+        shared_sizes=shared_sizes,
+    )
 
 
 def estimated_combinations(frame: pl.DataFrame, columns: Sequence[str], sample: int) -> float:
@@ -223,19 +276,13 @@ def count_by_pairs(
     """Classes and counts from the distinct (keys, sensitive) combinations of a table.
 
     For in-memory tables with far fewer such combinations than rows: one
-    window expression over all those columns finds each row's combination
-    (leaner in memory than a group-by on them), and everything after, the
-    sensitive values and their codes included, runs on the small table of
-    combinations and their counts.
+    group-by over all those columns, in the order the combinations first
+    appear (so classes come out in the same order as :func:`count_in_memory`
+    numbers them), and everything after, the sensitive values and their codes
+    included, runs on the small table of combinations and their counts.
     """
     columns = [*keys, *sensitive]
-    ids = frame.with_row_index(_ROW).select(pl.col(_ROW).first().over(columns).alias(_ROW))
-    first = ids[_ROW].to_numpy().astype(np.int64)
-    is_first = first == np.arange(len(first))
-    dense = np.cumsum(is_first) - 1  # combinations numbered in the order of their representatives
-    counts = np.bincount(dense[first], minlength=int(dense[-1]) + 1 if len(dense) else 0)
-    joint = frame.select(columns)[np.flatnonzero(is_first)]
-    joint = joint.with_columns(pl.Series(_COUNT, counts.astype(np.int64)))
+    joint = frame.group_by(columns, maintain_order=True).agg(pl.len().cast(pl.Int64).alias(_COUNT))
     codes = {s: value_codes(joint[s].unique().sort(nulls_last=True), dtypes[s]) for s in sensitive}
     found = count_in_memory(joint, keys, codes, weight=_COUNT)
     assert found.first_rows is not None

@@ -98,24 +98,29 @@ def view_from_rows(
     n_rows: int,
     ordered: bool,
     lone: np.ndarray | None = None,
+    shared_sizes: np.ndarray | None = None,
 ) -> SensitiveView:
     """Assemble a view from (class, value, count) rows sorted by class and value.
 
     ``class_sizes`` are the records of every class. Without ``lone``, the
     rows cover every class and those of single-record classes are set apart
     here; with it, the rows cover only the classes of two or more records,
-    numbered among themselves in their order among all classes.
+    numbered among themselves in their order among all classes
+    (``shared_sizes``, when given, are their sizes).
     """
     m = len(values)
-    shared = class_sizes > 1
-    sizes = class_sizes[shared].astype(np.int64, copy=False)
     if lone is None:
+        shared = class_sizes > 1
+        sizes = class_sizes[shared].astype(np.int64, copy=False)
         alone = class_sizes[cls] == 1
         lone = np.bincount(value[alone], minlength=m).astype(np.int64, copy=False)
         kept = ~alone
         cls, value, count = cls[kept], value[kept], count[kept]
         row_class = (np.cumsum(shared) - 1)[cls].astype(np.int64, copy=False)
     else:
+        if shared_sizes is None:
+            shared_sizes = class_sizes[class_sizes > 1]
+        sizes = shared_sizes.astype(np.int64, copy=False)
         row_class = cls.astype(np.int64, copy=False)
     # Rows are sorted by class and every shared class has some: starts are where it changes.
     if len(row_class):
