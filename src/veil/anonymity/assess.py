@@ -353,7 +353,8 @@ def assess(
     techniques: dict[str, Any] = {"k-anonymity": k}
     metrics: dict[str, Any] = {
         "average_class_size": table.n_rows / (len(sizes) * k),
-        "discernibility": float(int((sizes**2).sum())),
+        # sum of squared sizes, from the histogram: one term per distinct size
+        "discernibility": float(int((histogram[0] ** 2 * histogram[1]).sum())),
         "average_reidentification_risk": float((1 / sizes).mean()),
         "max_reidentification_risk": 1 / k,
     }

@@ -3,15 +3,16 @@
 Three strategies, all exact, chosen by where the table lives and its shape:
 
 - *Pairs first* (an eager table with few distinct (quasi-identifiers,
-  sensitive values) combinations, like Adult): one window expression over
-  all those columns finds each row's combination; the rest, sensitive values
+  sensitive values) combinations, like Adult): one group-by over all those
+  columns, in order of first appearance; the rest, sensitive values
   included, runs on the small table of combinations and their counts.
 - *In memory* (other eager tables): one window expression gives every row the
-  index of its class's first row; numpy turns that into dense class ids in
-  one linear pass and counts (class, value) pairs with a bincount, or, when
-  classes are many, tallies single-record classes per value and sorts the
-  rest. No per-value columns, so near-unique tables (most classes of one
-  record) cost about one polars group-by and little memory.
+  index of its class's first row, beside a small group-by counting each
+  attribute's values. Only the records of classes of two or more are paired
+  with their values (a bincount, or a sort when cells are many); a
+  single-record class is tallied by its value, the value's count less those
+  records. When they are few (near-unique tables) only their values are
+  read, so such tables cost about one polars group-by and little memory.
 - *Grouped* (a file or LazyFrame, possibly larger than memory): one streaming
   ``group_by(keys)`` with, per sensitive value, a scalar count (cheap where
   polars' list aggregations are not); attributes with more than

@@ -128,7 +128,13 @@ def _population_sizes(table: ClassTable, population: Any) -> tuple[np.ndarray, n
 
 def class_size_histogram(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct class sizes, ascending, and how many classes have each."""
-    histogram = np.bincount(sizes)
+    larger = sizes[sizes > 1]
+    if 2 * len(larger) < len(sizes):
+        # Mostly single-record classes (near-unique tables): count the others only.
+        histogram = np.bincount(larger, minlength=2)
+        histogram[1] = len(sizes) - len(larger)
+    else:
+        histogram = np.bincount(sizes)
     size = np.flatnonzero(histogram)
     return size, histogram[size]
 
