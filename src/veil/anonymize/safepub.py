@@ -58,7 +58,12 @@ from veil.anonymize.encoding import EncodedTable, encode_table
 from veil.anonymize.evaluation import node_classes
 from veil.anonymize.hierarchies import TableHierarchy, as_hierarchy, level_names
 from veil.errors import ParameterError
+from veil.io import to_polars
+from veil.ledger import as_ledger
+from veil.privacy import PrivacyLoss
+from veil.randomness import bernoulli
 from veil.report import Document, Paragraph, Result, Section, Table
+from veil.roles import Roles, as_column_list
 
 __all__ = [
     "MAX_EPSILON_ANON",
@@ -368,10 +373,6 @@ class SafePub:
         BudgetExceededError
             The dataset's budget cannot pay ``(epsilon, delta)``; nothing is drawn.
         """
-        from veil.io import to_polars
-        from veil.ledger import as_ledger
-        from veil.privacy import PrivacyLoss
-        from veil.roles import Roles, as_column_list
 
         start = time.perf_counter()
         roles = Roles(
@@ -440,8 +441,8 @@ class SafePub:
         return from_polars(self.result_.table, self._source)
 
     def _release(self, frame, qi, specs, params):
+        # Here, not at the top: veil.dp's query stack adds 70 ms to every CLI start.
         from veil.dp.mechanisms import ExponentialMechanism
-        from veil.randomness import bernoulli
 
         n = frame.height
         sampled = frame.filter(pl.Series(bernoulli(params.beta, n)))
