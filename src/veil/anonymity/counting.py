@@ -3,8 +3,8 @@
 Three strategies, all exact, chosen by where the table lives and its shape:
 
 - *Pairs first* (an eager table with few distinct (quasi-identifiers,
-  sensitive values) combinations, like Adult): one group-by over all those
-  columns, in order of first appearance; the rest, sensitive values
+  sensitive values) combinations, like Adult): one window expression over
+  all those columns finds each row's combination; the rest, sensitive values
   included, runs on the small table of combinations and their counts.
 - *In memory* (other eager tables): one window expression gives every row the
   index of its class's first row, beside a small group-by counting each
@@ -277,13 +277,17 @@ def count_by_pairs(
     """Classes and counts from the distinct (keys, sensitive) combinations of a table.
 
     For in-memory tables with far fewer such combinations than rows: one
-    group-by over all those columns, in the order the combinations first
-    appear (so classes come out in the same order as :func:`count_in_memory`
-    numbers them), and everything after, the sensitive values and their codes
-    included, runs on the small table of combinations and their counts.
+    window expression over all those columns finds each row's combination
+    (leaner in memory than a group-by on them: about 250 MiB against 420 on
+    a million Adult rows), and everything after, the sensitive values and
+    their codes included, runs on the small table of combinations and their
+    counts, in the order the combinations first appear.
     """
     columns = [*keys, *sensitive]
-    joint = frame.group_by(columns, maintain_order=True).agg(pl.len().cast(pl.Int64).alias(_COUNT))
+    first = _first_rows(frame, columns, None).collect(engine="in-memory")[_ROW].to_numpy()
+    reps = np.flatnonzero(first == np.arange(len(first), dtype=first.dtype))
+    counts = np.bincount(first, minlength=len(first))[reps]  # rows naming each representative
+    joint = frame.select(columns)[reps].with_columns(pl.Series(_COUNT, counts.astype(np.int64)))
     codes = {s: value_codes(joint[s].unique().sort(nulls_last=True), dtypes[s]) for s in sensitive}
     found = count_in_memory(joint, keys, codes, weight=_COUNT)
     assert found.first_rows is not None
