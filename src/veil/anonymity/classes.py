@@ -2,8 +2,8 @@
 
 Each sensitive attribute is coded by the rank of its value, and the table is
 grouped once, by one of three exact strategies (:mod:`veil.anonymity.counting`):
-in memory, one window expression over (quasi-identifiers, sensitive
-attributes) when a sample says those combinations are few, else one over the
+in memory, one group-by over (quasi-identifiers, sensitive attributes) when a
+sample says those combinations are few, else one window expression over the
 quasi-identifiers and counting in numpy; for files and LazyFrames, one streaming
 group-by. The result, per sensitive attribute, is a *view*
 (:mod:`veil.anonymity.views`): (class, value, count) rows sorted by class and

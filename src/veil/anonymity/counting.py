@@ -3,9 +3,9 @@
 Three strategies, all exact, chosen by where the table lives and its shape:
 
 - *Pairs first* (an eager table with few distinct (quasi-identifiers,
-  sensitive values) combinations, like Adult): one window expression over
-  all those columns finds each row's combination; the rest, sensitive values
-  included, runs on the small table of combinations and their counts.
+  sensitive values) combinations, like Adult): one streaming group-by over
+  all those columns finds each combination's first row and count; the rest,
+  sensitive values included, runs on the small table of combinations.
 - *In memory* (other eager tables): one window expression gives every row the
   index of its class's first row, beside a small group-by counting each
   attribute's values. Only the records of classes of two or more are paired
@@ -277,17 +277,24 @@ def count_by_pairs(
     """Classes and counts from the distinct (keys, sensitive) combinations of a table.
 
     For in-memory tables with far fewer such combinations than rows: one
-    window expression over all those columns finds each row's combination
-    (leaner in memory than a group-by on them: about 250 MiB against 420 on
-    a million Adult rows), and everything after, the sensitive values and
-    their codes included, runs on the small table of combinations and their
-    counts, in the order the combinations first appear.
+    group-by over all those columns, run by polars' streaming engine (on a
+    million Adult rows as fast as the window expression and a bincount, with
+    about a third of the window's memory), gives each combination's first
+    row and count. Everything after, the sensitive values and their codes
+    included, runs on the small table of combinations, in the order they
+    first appear, each with the values of its first row.
     """
     columns = [*keys, *sensitive]
-    first = _first_rows(frame, columns, None).collect(engine="in-memory")[_ROW].to_numpy()
-    reps = np.flatnonzero(first == np.arange(len(first), dtype=first.dtype))
-    counts = np.bincount(first, minlength=len(first))[reps]  # rows naming each representative
-    joint = frame.select(columns)[reps].with_columns(pl.Series(_COUNT, counts.astype(np.int64)))
+    found = (
+        frame.with_row_index(_ROW)
+        .lazy()
+        .group_by(columns)
+        .agg(pl.col(_ROW).min(), pl.len().cast(pl.Int64).alias(_COUNT))
+        .select(_ROW, _COUNT)
+        .collect(engine="streaming")
+        .sort(_ROW)
+    )
+    joint = frame.select(columns)[found[_ROW].to_numpy()].with_columns(found[_COUNT])
     codes = {s: value_codes(joint[s].unique().sort(nulls_last=True), dtypes[s]) for s in sensitive}
     found = count_in_memory(joint, keys, codes, weight=_COUNT)
     assert found.first_rows is not None
