@@ -1,12 +1,15 @@
 """veil.anonymity vs pyCANON and the bare polars group-by floor, on 1M rows (and 10M).
 
-Two shapes, each with one and two sensitive attributes:
+Three shapes, each with one and two sensitive attributes:
 
 - Adult-like: the UCI Adult table (../shared/data/adult.csv) resampled to 1M rows;
   quasi-identifiers age, education, marital-status, occupation, sex,
   native-country (tens of thousands of classes).
 - High-cardinality: generated patients with exact birth date and 5-digit ZIP
   among the quasi-identifiers (hundreds of thousands of classes).
+- Near-unique: generated patients identified by a 5-digit ZIP-like code (30,000
+  codes, populations Zipf-distributed as towns' are), a day of birth over 80
+  years and sex: about 970,000 classes in 1M rows, 946,000 of them of one record.
 
 Measured: the floor ``df.group_by(quasi).len()``, veil's ``assess`` (all nine
 techniques, metrics and risk), and pyCANON's nine technique calls on the same
@@ -14,12 +17,16 @@ data (run once each: they take seconds to minutes). Peak memory of ``assess``
 in a fresh process, and a 10M-row Parquet file assessed lazily.
 
 Usage: python benchmarks/bench_assess.py [--quick]   (--quick: 100k rows, no 10M run)
+
+VEIL_BENCH_SHAPES=near-unique,Adult-like runs only those shapes (a comma-separated
+list of names, case-insensitive) and prints their table without touching the docs.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ from harness import SHARED_DATA, markdown_table, side_by_side, update_section
 
 ADULT_QUASI = ["age", "education", "marital-status", "occupation", "sex", "native-country"]
 HIGH_QUASI = ["birth_date", "zip", "sex", "ethnicity", "marital_status", "education"]
+NEAR_QUASI = ["zip", "birth_date", "sex"]
 PYCANON_CAP = 60.0  # seconds per pyCANON call; a capped total is a lower bound (">")
 PYCANON_NINE = [
     ("k_anonymity", False),
@@ -66,6 +74,28 @@ def high_cardinality(n: int, seed: int = 0) -> pl.DataFrame:
             ),
             "marital_status": rng.choice(["Married", "Never", "Divorced", "Widowed"], n),
             "education": rng.choice(["Primary", "Secondary", "Higher"], n),
+            "diagnosis": rng.choice([f"D{i:02d}" for i in range(20)], n),
+            "length_of_stay": rng.integers(1, 31, n),
+        }
+    )
+
+
+def near_unique(n: int, seed: int = 0) -> pl.DataFrame:
+    """Patients almost all unique on (ZIP-like code, day of birth, sex).
+
+    30,000 five-digit codes with Zipf-like populations (the k-th largest holds
+    a share proportional to k^-0.87), birth days uniform over 80 years: at 1M
+    rows about 970,000 classes, of which 946,000 hold one record.
+    """
+    rng = np.random.default_rng(seed)
+    codes = np.char.zfill(rng.choice(100_000, 30_000, replace=False).astype(str), 5)
+    weight = 1 / np.arange(1, len(codes) + 1) ** 0.87
+    days = rng.integers(0, 365 * 80, n).astype("timedelta64[D]")
+    return pl.DataFrame(
+        {
+            "zip": codes[rng.choice(len(codes), n, p=weight / weight.sum())],
+            "birth_date": np.datetime64("1930-01-01") + days,
+            "sex": rng.choice(["F", "M"], n),
             "diagnosis": rng.choice([f"D{i:02d}" for i in range(20)], n),
             "length_of_stay": rng.integers(1, 31, n),
         }
@@ -166,21 +196,25 @@ def peak_memory(path: Path, quasi: list[str], sensitive: list[str], *, mode: str
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, only: list[str]) -> None:
     n = 100_000 if quick else 1_000_000
     shapes = {
-        "Adult-like": (adult_like(n), ADULT_QUASI, ["salary-class"], ["salary-class", "race"]),
+        "Adult-like": (adult_like, ADULT_QUASI, ["salary-class"], ["salary-class", "race"]),
         "high-cardinality": (
-            high_cardinality(n),
+            high_cardinality,
             HIGH_QUASI,
             ["diagnosis"],
             ["diagnosis", "length_of_stay"],
         ),
+        "near-unique": (near_unique, NEAR_QUASI, ["diagnosis"], ["diagnosis", "length_of_stay"]),
     }
+    if only:
+        shapes = {name: shape for name, shape in shapes.items() if name.lower() in only}
     rows, memory_rows = [], []
     over_three: list[str] = []  # memory above 3x the table, beside polars' own figure
     with tempfile.TemporaryDirectory() as tmp:
-        for shape, (frame, quasi, one, two) in shapes.items():
+        for shape, (make, quasi, one, two) in shapes.items():
+            frame = make(n)
             classes = frame.group_by(quasi).len().height
             path = Path(tmp) / f"{shape}.parquet"
             frame.write_parquet(path)
@@ -193,8 +227,9 @@ def main(quick: bool) -> None:
                     }
                 )
                 floor, ours = timed["floor"], timed["veil"]
-                if shape == "high-cardinality" and len(sensitive) > 1:
-                    # pyCANON's per-class loops take tens of minutes here; one run suffices.
+                if (shape == "high-cardinality" and len(sensitive) > 1) or shape == "near-unique":
+                    # pyCANON's per-class loops take tens of minutes here; the
+                    # high-cardinality shape with one attribute shows them.
                     theirs, capped = math.nan, False
                 else:
                     theirs, capped = time_pycanon(path, quasi, sensitive, cap=PYCANON_CAP)
@@ -232,7 +267,7 @@ def main(quick: bool) -> None:
                     ]
                 )
         big = ""
-        if not quick:
+        if not quick and not only:
             path = Path(tmp) / "adult-10M.parquet"
             tenth = adult_like(1_000_000, seed=1)
             pl.concat([tenth] * 10).write_parquet(path)  # 10M rows, written once, read lazily
@@ -253,7 +288,8 @@ def main(quick: bool) -> None:
         "its nine technique functions called once each on the same table (pandas), each in "
         f"its own process stopped after {PYCANON_CAP:.0f} s: a total marked > hit that cap "
         "and is a lower bound, as is its ratio. Not run: two sensitive attributes on the "
-        "high-cardinality shape, where its nine calls would take tens of minutes."
+        "high-cardinality shape and the near-unique shape, where its nine calls would take "
+        "tens of minutes (as on the high-cardinality shape with one)."
         "\n\n"
         + markdown_table(
             [
@@ -295,9 +331,14 @@ def main(quick: bool) -> None:
         )
         + big
     )
-    update_section("assess", text)
+    if not only:  # a partial run leaves the docs as they are
+        update_section("assess", text)
     print(text)
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    chosen = os.environ.get("VEIL_BENCH_SHAPES", "")
+    main(
+        quick="--quick" in sys.argv,
+        only=[name.strip().lower() for name in chosen.split(",") if name.strip()],
+    )
