@@ -18,7 +18,7 @@ that loss weighted with ARX's generalization/suppression factor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,11 @@ __all__ = [
 ]
 
 _DENSE_CELLS = 4_000_000
+# Population counts at a node whose class codes the sample renumbered: one bincount
+# over the codes' whole range while it is at most this long, else a sort.
+_DIRECT_BOUND = 1 << 20
+# Bits a population class key and a representative's position may share in one sort.
+_PACK_BITS = 62
 
 
 def _class_starts(cls: np.ndarray) -> np.ndarray:
@@ -258,24 +263,74 @@ def node_classes(table: EncodedTable, node: Sequence[int]) -> tuple[np.ndarray, 
     return dense_codes(columns, sizes)
 
 
-def _population_rollup(table: EncodedTable, node: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _mixed_key(
+    groups: Callable[[int, int], np.ndarray],
+    node: tuple[int, ...],
+    sizes: list[int],
+    at: np.ndarray,
+) -> np.ndarray:
+    """:func:`dense_codes`'s key before any renumbering, for the items ``at``."""
+    key = groups(0, node[0])[at]
+    for j in range(1, len(node)):
+        key *= sizes[j]
+        key += groups(j, node[j])[at]
+    return key
+
+
+def _population_rollup(
+    table: EncodedTable, node: tuple[int, ...], sizes: list[int], bound: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The population's class keys at ``node`` (sorted) and the records in each.
 
     Rolled up from the kept node below ``node`` with the fewest classes
     (hierarchies nest, so each of its classes falls in one class here), or
-    from the population's items when none is kept.
+    from the population's items when none is kept. The keys are
+    :func:`_mixed_key`'s, below ``bound``.
     """
     reps, weights = table.pop_rollup_from(node)
-    key = table.pop_item_key(0, node[0])[reps]
-    for j in range(1, len(node)):
-        key += table.pop_item_key(j, node[j])[reps]
-    keys, inverse = np.unique(key, return_inverse=True)  # quicksort: no return_index
-    inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, weights=weights, minlength=keys.size)
-    representative = np.empty(keys.size, dtype=np.int64)
-    representative[inverse] = reps  # any member of a class stands for it
+    key = table.pop_node_key(node, sizes, reps)
+    shift = max(int(reps.size).bit_length(), 1)
+    if reps.size and bound < 1 << (_PACK_BITS - shift):
+        # sort the keys with each one's position in its low bits: a plain sort,
+        # several times faster than np.unique's argsort
+        key <<= shift
+        key |= np.arange(reps.size)
+        key.sort()
+        order = key & ((1 << shift) - 1)
+        key >>= shift
+        start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        keys = key[start]
+        counts = np.add.reduceat(weights[order], start)
+        representative = reps[order[start]]  # any member of a class stands for it
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)  # quicksort: no return_index
+        inverse = inverse.reshape(-1)
+        counts = np.bincount(inverse, weights=weights, minlength=keys.size)
+        representative = np.empty(keys.size, dtype=reps.dtype)
+        representative[inverse] = reps
     table.pop_rollup_store(node, representative, counts)
     return keys, counts
+
+
+def _population_bincount(
+    table: EncodedTable, node: tuple[int, ...], sizes: list[int], bound: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population records per mixed-radix class code at ``node`` (codes below ``bound``).
+
+    The codes are :func:`dense_codes`'s key before any renumbering, so they are
+    the sample's class codes where it has not renumbered. Rolled up like
+    :func:`_population_rollup`, and kept for the nodes above in the same way.
+    Returns the codes of the population's classes (increasing) and their records.
+    """
+    reps, weights = table.pop_rollup_from(node)
+    key = table.pop_node_key(node, sizes, reps)
+    counts = np.bincount(key, weights=weights, minlength=bound)
+    representative = np.empty(bound, dtype=reps.dtype)
+    representative[key] = reps  # any member of a class stands for it
+    used = np.flatnonzero(counts > 0)  # faster than on the floats
+    counts = counts[used]
+    table.pop_rollup_store(node, representative[used], counts)
+    return used, counts
 
 
 def population_classes(
@@ -298,19 +353,45 @@ def population_classes(
         pop_class, n_pop = dense_codes(columns, sizes)
         counts = np.bincount(pop_class, weights=table.pop_weight, minlength=n_pop)
         return pop_class[table.item_pop], n_pop, counts
-    keys, pop_counts = _population_rollup(table, node)
-    # n_classes bounds the codes; look up only the classes in use, through one item each
-    first = np.full(n_classes, -1, dtype=np.int64)
+    sizes = [table.group_counts[j][h] for j, h in enumerate(node)]
+    bound = 1
+    for size in sizes:
+        bound *= size
+    if bound <= max(4 * item_class.shape[0], 1 << 16):
+        # node_classes kept the plain mixed-radix key (dense_codes did not renumber):
+        # the population's representatives get the same key, and one bincount counts
+        # the records of every class, no sort. The classes are numbered afresh, by the
+        # population's classes (a few thousand where n_classes, the codes' bound, may
+        # be tens of thousands): the sample's are among them.
+        pop_used, counts = _population_bincount(table, node, sizes, n_classes)
+        code = np.empty(n_classes, dtype=np.int64)
+        code[pop_used] = np.arange(pop_used.size)
+        return code[item_class], pop_used.size, counts
+    if bound <= _DIRECT_BOUND:
+        reps, weights = table.pop_rollup_from(node)
+        key = table.pop_node_key(node, sizes, reps)
+        full = np.bincount(key, weights=weights, minlength=bound)
+        seen = np.zeros(n_classes, dtype=bool)
+        seen[item_class] = True
+        used = np.flatnonzero(seen)
+        code = np.empty(n_classes, dtype=np.int64)
+        code[used] = np.arange(used.size)
+        first = np.empty(n_classes, dtype=np.int64)
+        first[item_class] = np.arange(item_class.size)
+        class_key = _mixed_key(table.item_groups, node, sizes, first[used])
+        return code[item_class], used.size, full[class_key]
+    keys, pop_counts = _population_rollup(table, node, sizes, bound)
+    # number the sample's classes in use 0, 1, ..., and look each up through one item
+    seen = np.zeros(n_classes, dtype=bool)
+    seen[item_class] = True
+    used = np.flatnonzero(seen)
+    code = np.empty(n_classes, dtype=np.int64)
+    code[used] = np.arange(used.size)
+    first = np.empty(n_classes, dtype=np.int64)
     first[item_class] = np.arange(item_class.size)
-    used = np.flatnonzero(first >= 0)
-    first = first[used]
-    class_key = table.sample_pop_key(0, node[0])[first]
-    for j in range(1, len(node)):
-        class_key += table.sample_pop_key(j, node[j])[first]
+    class_key = _mixed_key(table.item_groups, node, sizes, first[used])
     # every class's key is among the population's: the sample is a subset of it
-    counts = np.zeros(n_classes)
-    counts[used] = pop_counts[np.searchsorted(keys, class_key)]
-    return item_class, n_classes, counts
+    return code[item_class], used.size, pop_counts[np.searchsorted(keys, class_key)]
 
 
 def evaluate_node(
