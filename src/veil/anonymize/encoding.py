@@ -35,6 +35,7 @@ _ROLLUP_CELLS = 4_000_000
 # Population items' keys over half the quasi-identifiers are cached while they hold at
 # most this many cells in all.
 _BLOCK_CELLS = 4_000_000
+_NONE = np.iinfo(np.int64).max  # a rollup's class count when it is not below the node
 
 
 @dataclass
@@ -95,10 +96,9 @@ class PopulationRollups:
         count = len(self.data)
         if not count:
             return None
-        under = np.flatnonzero((self.nodes[:count] <= node).all(axis=1))
-        if not under.size:
-            return None
-        return self.data[int(under[np.argmin(self.sizes[under])])]
+        sizes = np.where((self.nodes[:count] <= node).all(axis=1), self.sizes[:count], _NONE)
+        best = int(sizes.argmin())
+        return None if sizes[best] == _NONE else self.data[best]
 
     def add(self, node: Sequence[int], reps: np.ndarray, counts: np.ndarray) -> None:
         if self.cells + reps.size > _ROLLUP_CELLS:
@@ -141,8 +141,6 @@ class EncodedTable:
         self._cache = cells <= _CACHE_CELLS
         self.group_counts = [q.groups for q in self.quasi]
         self._pop_groups: dict[tuple[int, int], np.ndarray] = {}
-        self._pop_keys: dict[tuple[int, int], np.ndarray] = {}
-        self._sample_keys: dict[tuple[int, int], np.ndarray] = {}
         self._pop_blocks: dict[tuple[int, ...], np.ndarray] = {}
         self._pop_block_cells = 0
         self._pop_items: tuple[np.ndarray, np.ndarray] | None = None
@@ -161,8 +159,8 @@ class EncodedTable:
     def pop_radix(self) -> list[int] | None:
         """Multipliers giving each population item one int64 key per node, or ``None``.
 
-        Fixed across levels (each column's radix is its number of leaves), so a
-        column's share of the key is cached per level and a node's key is a sum.
+        ``None`` when the leaves' product reaches 2**62: a node's mixed-radix key
+        (:meth:`pop_node_key`, bounded by that product) might not fit an int64.
         """
         if not hasattr(self, "_radix"):
             leaves = [q.groups[0] for q in self.quasi]
@@ -176,27 +174,6 @@ class EncodedTable:
                 ]
         return self._radix
 
-    def pop_item_key(self, j: int, h: int) -> np.ndarray:
-        """Column ``j``'s part of every population item's key at level ``h`` (cached)."""
-        got = self._pop_keys.get((j, h))
-        if got is None:
-            radix = self.pop_radix()
-            assert radix is not None
-            got = self.pop_item_groups(j, h) * np.int64(radix[j])
-            if self._cache:
-                self._pop_keys[j, h] = got
-        return got
-
-    def sample_pop_key(self, j: int, h: int) -> np.ndarray:
-        """Column ``j``'s part of every sample item's population key at level ``h`` (cached)."""
-        got = self._sample_keys.get((j, h))
-        if got is None:
-            assert self.item_pop is not None
-            got = self.pop_item_key(j, h)[self.item_pop]
-            if self._cache:
-                self._sample_keys[j, h] = got
-        return got
-
     def pop_node_key(self, node: Sequence[int], sizes: Sequence[int], at: np.ndarray) -> np.ndarray:
         """The mixed-radix key at ``node`` of the population items ``at``.
 
@@ -208,14 +185,19 @@ class EncodedTable:
         """
         m = len(node)
         half = m // 2
+        # all the population's items (no rollup below): the blocks as they are
+        whole = self._pop_items is not None and at is self._pop_items[0]
         if half == 0:
-            return self._pop_block(node, sizes, 0, m)[at].astype(np.int64)
-        key = self._pop_block(node, sizes, 0, half)[at].astype(np.int64)
+            block = self._pop_block(node, sizes, 0, m)
+            return (block if whole else block[at]).astype(np.int64)
+        block = self._pop_block(node, sizes, 0, half)
+        key = (block if whole else block[at]).astype(np.int64)
         scale = 1
         for size in sizes[half:]:
             scale *= size
         key *= scale
-        key += self._pop_block(node, sizes, half, m)[at]
+        block = self._pop_block(node, sizes, half, m)
+        key += block if whole else block[at]
         return key
 
     def _pop_block(self, node: Sequence[int], sizes: Sequence[int], lo: int, hi: int) -> np.ndarray:

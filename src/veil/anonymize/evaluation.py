@@ -338,15 +338,16 @@ def population_classes(
 ) -> tuple[np.ndarray, int, np.ndarray]:
     """Classes of the sample's items at ``node`` and population records matching each.
 
-    The sample's classes are formed as for k-anonymity; the population's
-    classes at ``node`` are rolled up from a node evaluated before
-    (:func:`_population_rollup`), by far fewer than the population's distinct
-    combinations at most nodes, and one item of each sample class finds its
-    class's key among them.
+    The sample's classes are those of k-anonymity (numbered differently); the
+    population's classes at ``node`` are rolled up from a node evaluated before
+    (:func:`_population_bincount`, :func:`_population_rollup`), by far fewer
+    than the population's distinct combinations at most nodes. Where the class
+    codes' bound is small, as at most nodes, one bincount over the population's
+    representatives counts every class; else one item of each sample class finds
+    its class's key among the population's.
     """
     assert table.pop_weight is not None and table.item_pop is not None
     node = tuple(int(h) for h in node)
-    item_class, n_classes = node_classes(table, node)
     if table.pop_radix() is None:  # keys would overflow: number the population's classes
         columns = [table.pop_item_groups(j, h) for j, h in enumerate(node)]
         sizes = [table.group_counts[j][h] for j, h in enumerate(node)]
@@ -357,16 +358,19 @@ def population_classes(
     bound = 1
     for size in sizes:
         bound *= size
-    if bound <= max(4 * item_class.shape[0], 1 << 16):
-        # node_classes kept the plain mixed-radix key (dense_codes did not renumber):
-        # the population's representatives get the same key, and one bincount counts
-        # the records of every class, no sort. The classes are numbered afresh, by the
-        # population's classes (a few thousand where n_classes, the codes' bound, may
-        # be tens of thousands): the sample's are among them.
-        pop_used, counts = _population_bincount(table, node, sizes, n_classes)
-        code = np.empty(n_classes, dtype=np.int64)
+    if bound <= max(4 * table.leaf.shape[0], 1 << 16):
+        # node_classes would keep the plain mixed-radix key (dense_codes would not
+        # renumber): each item's is its population item's, and the population's
+        # representatives get the same key, so one bincount counts the records of
+        # every class, no sort. The classes are numbered afresh, by the population's
+        # classes (a few thousand where the codes' bound may be tens of thousands):
+        # the sample's are among them.
+        item_key = table.pop_node_key(node, sizes, table.item_pop)
+        pop_used, counts = _population_bincount(table, node, sizes, bound)
+        code = np.empty(bound, dtype=np.int64)
         code[pop_used] = np.arange(pop_used.size)
-        return code[item_class], pop_used.size, counts
+        return code[item_key], pop_used.size, counts
+    item_class, n_classes = node_classes(table, node)
     if bound <= _DIRECT_BOUND:
         reps, weights = table.pop_rollup_from(node)
         key = table.pop_node_key(node, sizes, reps)
