@@ -370,20 +370,17 @@ def population_classes(
         code = np.empty(bound, dtype=np.int64)
         code[pop_used] = np.arange(pop_used.size)
         return code[item_key], pop_used.size, counts
-    item_class, n_classes = node_classes(table, node)
     if bound <= _DIRECT_BOUND:
+        # the classes numbered by their keys' order; the population's records
+        # counted by one bincount over the keys' whole range (no rollup kept)
+        class_key, item_class = np.unique(
+            table.pop_node_key(node, sizes, table.item_pop), return_inverse=True
+        )
         reps, weights = table.pop_rollup_from(node)
         key = table.pop_node_key(node, sizes, reps)
         full = np.bincount(key, weights=weights, minlength=bound)
-        seen = np.zeros(n_classes, dtype=bool)
-        seen[item_class] = True
-        used = np.flatnonzero(seen)
-        code = np.empty(n_classes, dtype=np.int64)
-        code[used] = np.arange(used.size)
-        first = np.empty(n_classes, dtype=np.int64)
-        first[item_class] = np.arange(item_class.size)
-        class_key = _mixed_key(table.item_groups, node, sizes, first[used])
-        return code[item_class], used.size, full[class_key]
+        return item_class.reshape(-1), class_key.size, full[class_key]
+    item_class, n_classes = node_classes(table, node)
     keys, pop_counts = _population_rollup(table, node, sizes, bound)
     # number the sample's classes in use 0, 1, ..., and look each up through one item
     seen = np.zeros(n_classes, dtype=bool)
