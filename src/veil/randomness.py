@@ -37,7 +37,12 @@ def random_words(n: int) -> np.ndarray:
     """
     if n < 0:
         raise ValueError(f"n must be >= 0; got {n}")
-    return np.frombuffer(os.urandom(8 * n), dtype=np.uint64).copy()
+    return _words(n).copy()  # writable: callers mask values in place
+
+
+def _words(n: int) -> np.ndarray:
+    """``n`` uniform 64-bit words as a read-only view: what the samplers only compare."""
+    return np.frombuffer(os.urandom(8 * n), dtype=np.uint64)
 
 
 def bernoulli(p: float | Fraction, size: int) -> np.ndarray:
@@ -58,7 +63,7 @@ def bernoulli(p: float | Fraction, size: int) -> np.ndarray:
     threshold = math.floor(Fraction(p) * (1 << _BITS))  # p rounded down to 64 bits
     if threshold == 0:
         return np.zeros(size, dtype=bool)
-    return random_words(size) < np.uint64(threshold)
+    return _words(size) < np.uint64(threshold)
 
 
 def bernoulli_probability(p: float | Fraction) -> Fraction:
@@ -80,7 +85,7 @@ def uniform_below(k: int, size: int) -> np.ndarray:
     filled = 0
     while filled < size:
         need = size - filled
-        words = random_words(need + need // 8 + 16)
+        words = _words(need + need // 8 + 16)
         if limit < (1 << _BITS):
             words = words[words < np.uint64(limit)]
         take = words[:need]
