@@ -1,0 +1,31 @@
+"""Private learning: DP-SGD for any PyTorch model, with its epsilon and the ledger.
+
+::
+
+    from veil.learn import DPTrainer
+
+    result = DPTrainer(epsilon=3.0, delta=1e-5, batch_size=256, epochs=10).fit(model, X, y)
+    result.epsilon, result.noise_multiplier, result.model
+
+Per-sample clipping is done by book-keeping and ghost norms (Bu et al. 2023;
+Li et al. 2022) for linear, convolution, embedding and normalisation layers,
+and by ``torch.func`` elsewhere; batches are Poisson-sampled; the noise
+multiplier is calibrated to a target epsilon by the spine's accountants
+(Abadi et al. 2016).
+"""
+
+from __future__ import annotations
+
+from veil.learn.baseline import train_non_private
+from veil.learn.calibration import calibrate_noise_multiplier, dp_sgd_epsilon
+from veil.learn.gradients import per_sample_gradients
+from veil.learn.trainer import DPTrainer, TrainingResult
+
+__all__ = [
+    "DPTrainer",
+    "TrainingResult",
+    "calibrate_noise_multiplier",
+    "dp_sgd_epsilon",
+    "per_sample_gradients",
+    "train_non_private",
+]

@@ -1,0 +1,127 @@
+"""nn.Conv1d and nn.Conv2d: per-sample norms from unfolded activations (Bu et al. 2023).
+
+A convolution is a linear layer applied at each of L output positions to the
+patch of input under the kernel (im2col): with the input unfolded into
+``a_i`` of shape ``[L, C_in k / groups]`` and the output gradient ``g_i`` of
+shape ``[L, C_out / groups]`` per group, sample i's weight gradient is
+``g_i^T a_i``. Its squared norm is the ghost norm ``<a_i a_i^T, g_i g_i^T>``
+when L (d + p) < d p, otherwise the norm of the materialised gradient. The
+clipped sum is the convolution's own weight gradient with each sample's output
+gradient scaled by its clipping factor, so it costs what the non-private
+backward costs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from veil.learn.grad_sample.base import Capture, GradSampleRule, register_rule
+from veil.learn.grad_sample.linear import ghost_is_cheaper
+
+__all__ = ["ConvRule"]
+
+
+@register_rule
+class ConvRule(GradSampleRule):
+    """Convolutions over one or two spatial dimensions, any stride, dilation, groups, padding."""
+
+    types = (nn.Conv1d, nn.Conv2d)
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__(module)
+        self.has_weight = "weight" in self.names
+        self.has_bias = "bias" in self.names
+
+    def _padded(self, x: Tensor) -> tuple[Tensor, tuple[int, ...]]:
+        """The input padded as the layer pads it, and the padding left to the unfold."""
+        m = self.module
+        if isinstance(m.padding, str) or m.padding_mode != "zeros":
+            mode = "constant" if m.padding_mode == "zeros" else m.padding_mode
+            x = F.pad(x, m._reversed_padding_repeated_twice, mode=mode)
+            return x, (0,) * (x.dim() - 2)
+        return x, tuple(m.padding)
+
+    def _unfold(self, cap: Capture) -> tuple[Tensor, Tensor]:
+        """(activations ``[n, G, d, L]``, output gradients ``[n, G, p, L]``) per group."""
+        m = self.module
+        g = cap.grad
+        assert g is not None
+        x, padding = self._padded(cap.a)
+        n, groups = x.shape[0], m.groups
+        if x.dim() == 3:  # Conv1d as a Conv2d of height 1
+            x = x.unsqueeze(2)
+            kernel, dil = (1, *m.kernel_size), (1, *m.dilation)
+            pad, stride = (0, *padding), (1, *m.stride)
+        else:
+            kernel, dil, pad, stride = m.kernel_size, m.dilation, padding, m.stride
+        a = F.unfold(x, kernel, dilation=dil, padding=pad, stride=stride)
+        a = a.reshape(n, groups, -1, a.shape[-1])
+        g = g.reshape(n, groups, -1, a.shape[-1])
+        return a, g
+
+    def per_sample(self, cap: Capture) -> list[Tensor]:
+        a, g = self._unfold(cap)
+        out = []
+        if self.has_weight:
+            w = torch.einsum("ngpl,ngdl->ngpd", g, a)
+            out.append(w.reshape(a.shape[0], *self.module.weight.shape))
+        if self.has_bias:
+            out.append(g.sum(3).reshape(a.shape[0], -1))
+        return out
+
+    def sq_norms(self, cap: Capture) -> tuple[Tensor, Any]:
+        g_out = cap.grad
+        assert g_out is not None
+        n = g_out.shape[0]
+        total = torch.zeros(n, dtype=g_out.dtype, device=g_out.device)
+        cache: dict[str, Tensor] = {}
+        if self.has_weight:
+            a, g = self._unfold(cap)
+            length, d, p = a.shape[3], a.shape[2], g.shape[2]
+            if ghost_is_cheaper(length, d, p):
+                aa = torch.einsum("ngdl,ngdm->nglm", a, a)
+                gg = torch.einsum("ngpl,ngpm->nglm", g, g)
+                total = total + (aa * gg).sum((1, 2, 3))
+            else:
+                w = torch.einsum("ngpl,ngdl->ngpd", g, a)
+                cache["weight"] = w
+                total = total + w.square().sum((1, 2, 3))
+        if self.has_bias:
+            b = g_out.reshape(n, g_out.shape[1], -1).sum(2)
+            cache["bias"] = b
+            total = total + b.square().sum(1)
+        return total, cache
+
+    def clipped_sums(self, cap: Capture, factors: Tensor, cache: Any) -> list[Tensor]:
+        m = self.module
+        g = cap.grad
+        assert g is not None
+        out = []
+        if self.has_weight:
+            if "weight" in cache:
+                w = torch.einsum("n,ngpd->gpd", factors, cache["weight"])
+                out.append(w.reshape(m.weight.shape))
+            else:
+                x, padding = self._padded(cap.a)
+                scale = factors.reshape(-1, *([1] * (g.dim() - 1)))
+                weight_grad = (
+                    torch.nn.grad.conv1d_weight if x.dim() == 3 else torch.nn.grad.conv2d_weight
+                )
+                out.append(
+                    weight_grad(
+                        x.to(g.dtype),
+                        m.weight.shape,
+                        g * scale,
+                        m.stride,
+                        padding,
+                        m.dilation,
+                        m.groups,
+                    )
+                )
+        if self.has_bias:
+            out.append(torch.mv(cache["bias"].t(), factors))
+        return out
