@@ -59,7 +59,7 @@ def train_non_private(
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
-                total += float(batch_loss) * idx.numel()
+                total += float(batch_loss.detach()) * idx.numel()
             report(epoch, {"epoch": epoch, "loss": total / x.shape[0]})
     finally:
         report.close()

@@ -213,21 +213,25 @@ def _calibrate(target: float, accountant: str, setting: dict[str, Any]) -> float
     def rdp(s: float) -> float:
         return dp_sgd_epsilon(s, accountant="rdp", **setting)
 
-    if rdp(MAX_NOISE_MULTIPLIER) > target:
+    def unreachable() -> ParameterError:
         at_max = eps(MAX_NOISE_MULTIPLIER)
         if not math.isfinite(at_max):
-            raise ParameterError(
+            return ParameterError(
                 f"accountant {accountant!r} cannot bound a Poisson-sampled Gaussian; "
                 "use 'pld' or 'rdp'"
             )
-        if at_max > target:
-            raise ParameterError(
-                f"target epsilon {target:g} is unreachable: even noise_multiplier "
-                f"{MAX_NOISE_MULTIPLIER:g} gives epsilon {at_max:.3g} at delta "
-                f"{setting['delta']:g} over {setting['steps']} steps with sampling probability "
-                f"{setting['sampling_probability']:.3g}; train fewer epochs, use a smaller "
-                "batch_size, or allow a larger epsilon or delta"
-            )
+        return ParameterError(
+            f"target epsilon {target:g} is unreachable: even noise_multiplier "
+            f"{MAX_NOISE_MULTIPLIER:g} gives epsilon {at_max:.3g} at delta "
+            f"{setting['delta']:g} over {setting['steps']} steps with sampling probability "
+            f"{setting['sampling_probability']:.3g}; train fewer epochs, use a smaller "
+            "batch_size, or allow a larger epsilon or delta"
+        )
+
+    if rdp(1.0) > target and rdp(MAX_NOISE_MULTIPLIER) > target:
+        if accountant == "rdp" or eps(MAX_NOISE_MULTIPLIER) > target:
+            raise unreachable()
+        return _refine(eps, MAX_NOISE_MULTIPLIER / 1.05, MAX_NOISE_MULTIPLIER, target, _TOLERANCE)
     if accountant == "rdp":
         lo, hi = _bisect(rdp, target, 1.01)
         return _refine(rdp, lo, hi, target, _TOLERANCE)

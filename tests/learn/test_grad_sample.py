@@ -1,0 +1,276 @@
+"""Per-sample gradients and clipping, cross-checked against Opacus' GradSampleModule (hooks).
+
+Every layer family with a rule (Linear on 2-D and 3-D inputs, Conv1d, Conv2d,
+Embedding, LayerNorm, GroupNorm) and one that only ``torch.func`` handles (a
+custom module with its own parameter) is checked on random shapes: veil's
+per-sample gradients equal Opacus' to float tolerance, in both clipping modes;
+the clipped sum equals clipping Opacus' per-sample gradients and summing; and
+each sample's clipped gradient has norm at most C.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from opacus import GradSampleModule
+from torch import nn
+
+from veil.errors import ParameterError
+from veil.learn import per_sample_gradients
+from veil.learn.grad_sample import GradSampler
+from veil.learn.grad_sample.linear import ghost_is_cheaper
+from veil.learn.losses import cross_entropy
+
+CLASSES = 3
+
+
+class Scale(nn.Module):
+    """A layer no rule covers: elementwise ``x * w + w**2`` (Opacus uses functorch for it too)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.w + self.w**2
+
+
+class Transpose(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
+
+
+class Last(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, -1]
+
+
+def _case(kind: str, rng: torch.Generator) -> tuple[nn.Module, torch.Tensor]:
+    """A small model built around layer ``kind`` with random sizes, and a batch for it."""
+
+    def r(lo: int, hi: int) -> int:
+        return int(torch.randint(lo, hi + 1, (1,), generator=rng))
+
+    n = r(3, 9)
+    if kind == "linear2d":
+        d, h = r(2, 12), r(2, 12)
+        model = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, CLASSES))
+        x = torch.randn(n, d, generator=rng)
+    elif kind == "linear3d":  # T small: ghost norms; T large: materialised
+        t, d, h = r(2, 40), r(2, 10), r(2, 10)
+        model = nn.Sequential(nn.Linear(d, h), nn.Tanh(), nn.Linear(h, CLASSES), Last())
+        x = torch.randn(n, t, d, generator=rng)
+    elif kind == "conv1d":
+        c, length, k = r(1, 4), r(6, 12), r(1, 3)
+        model = nn.Sequential(
+            nn.Conv1d(c, 4, k, stride=r(1, 2), padding=r(0, 1), dilation=r(1, 2)),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.LazyLinear(CLASSES),
+        )
+        x = torch.randn(n, c, length, generator=rng)
+    elif kind == "conv2d":
+        g = r(1, 2)
+        c = 2 * g
+        model = nn.Sequential(
+            nn.Conv2d(c, 4, r(1, 3), padding=r(0, 1), stride=r(1, 2), groups=g),
+            nn.ReLU(),
+            nn.Conv2d(4, 6, 3, padding=1, dilation=r(1, 2)),
+            nn.Flatten(),
+            nn.LazyLinear(CLASSES),
+        )
+        x = torch.randn(n, c, r(5, 8), r(5, 8), generator=rng)
+    elif kind == "embedding":
+        vocab, t = r(3, 8), r(1, 6)
+        model = nn.Sequential(nn.Embedding(vocab, 5), nn.Flatten(), nn.Linear(5 * t, CLASSES))
+        x = torch.randint(0, vocab, (n, t), generator=rng)
+    elif kind == "layernorm":
+        d = r(2, 8)
+        model = nn.Sequential(nn.Linear(d, 6), nn.LayerNorm(6), nn.Tanh(), nn.Linear(6, CLASSES))
+        x = torch.randn(n, d, generator=rng)
+    elif kind == "groupnorm":
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3), nn.GroupNorm(2, 4), nn.ReLU(), nn.Flatten(), nn.LazyLinear(CLASSES)
+        )
+        x = torch.randn(n, 1, r(4, 6), r(4, 6), generator=rng)
+    elif kind == "ghost":  # short sequences, wide layers: the ghost-norm paths
+        model = nn.Sequential(
+            nn.Conv2d(8, 16, 3),
+            nn.Flatten(2),
+            Transpose(),
+            nn.Linear(16, 16),
+            Last(),
+            nn.Linear(16, CLASSES),
+        )
+        x = torch.randn(n, 8, 4, 4, generator=rng)
+    elif kind == "custom":
+        d = r(2, 8)
+        model = nn.Sequential(nn.Linear(d, 5), Scale(5), nn.Tanh(), nn.Linear(5, CLASSES))
+        x = torch.randn(n, d, generator=rng)
+    else:
+        raise AssertionError(kind)
+    model(x)  # materialise lazy layers
+    return model, x
+
+
+def _opacus(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    gsm = GradSampleModule(model, loss_reduction="sum")
+    try:
+        torch.nn.functional.cross_entropy(gsm(x), y, reduction="sum").backward()
+        grads = {n: p.grad_sample.detach().clone() for n, p in model.named_parameters()}
+    finally:
+        gsm._close()
+    model.zero_grad(set_to_none=True)
+    for p in model.parameters():
+        p.grad_sample = None
+    return grads
+
+
+KINDS = [
+    "linear2d",
+    "linear3d",
+    "conv1d",
+    "conv2d",
+    "embedding",
+    "layernorm",
+    "groupnorm",
+    "ghost",
+    "custom",
+]
+
+
+def test_ghost_case_takes_the_ghost_paths() -> None:
+    assert ghost_is_cheaper(4, 8 * 9, 16) and ghost_is_cheaper(4, 16, 16)
+    assert not ghost_is_cheaper(64, 16 * 9, 32)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("kind", KINDS)
+def test_per_sample_gradients_equal_opacus(kind: str, seed: int) -> None:
+    rng = torch.Generator().manual_seed(1000 * seed + KINDS.index(kind))
+    torch.manual_seed(seed)
+    model, x = _case(kind, rng)
+    y = torch.randint(0, CLASSES, (x.shape[0],), generator=rng)
+    reference = _opacus(model, x, y)
+    for clipping in ("auto", "functorch"):
+        ours = per_sample_gradients(model, "cross_entropy", x, y, clipping=clipping)
+        assert ours.keys() == reference.keys()
+        for name, g in reference.items():
+            torch.testing.assert_close(
+                ours[name], g, rtol=1e-4, atol=1e-5, msg=f"{clipping} {name}"
+            )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_clipped_sum_equals_clipping_opacus_per_sample(kind: str) -> None:
+    rng = torch.Generator().manual_seed(7 + KINDS.index(kind))
+    torch.manual_seed(3)
+    model, x = _case(kind, rng)
+    y = torch.randint(0, CLASSES, (x.shape[0],), generator=rng)
+    reference = _opacus(model, x, y)
+    norms = torch.sqrt(sum(g.reshape(g.shape[0], -1).square().sum(1) for g in reference.values()))
+    c = float(norms.median())  # about half the samples get clipped
+    factors = (c / (norms + 1e-6)).clamp(max=1.0)
+    for clipping in ("auto", "functorch"):
+        sampler = GradSampler(model, clipping=clipping)
+        sums, _ = sampler.clipped_sum(x, y, cross_entropy, c)
+        sampler.remove()
+        for name, s in zip(sampler.names, sums, strict=True):
+            expected = torch.einsum("n,n...->...", factors, reference[name])
+            torch.testing.assert_close(s, expected, rtol=1e-4, atol=1e-5, msg=f"{clipping} {name}")
+
+
+@pytest.mark.parametrize("kind", ["linear2d", "linear3d", "conv2d", "embedding", "custom"])
+def test_each_clipped_gradient_has_norm_at_most_c(kind: str) -> None:
+    rng = torch.Generator().manual_seed(99 + KINDS.index(kind))
+    model, x = _case(kind, rng)
+    if x.is_floating_point():
+        x = x * 30.0  # large inputs: large gradients, all clipped
+    y = torch.randint(0, CLASSES, (x.shape[0],), generator=rng)
+    c = 0.05
+    sampler = GradSampler(model)
+    for i in range(x.shape[0]):  # a batch of one: the clipped sum is that sample's clipped gradient
+        sums, _ = sampler.clipped_sum(x[i : i + 1], y[i : i + 1], cross_entropy, c)
+        norm = torch.sqrt(sum(s.double().square().sum() for s in sums if s is not None))
+        assert norm <= c * (1 + 1e-6)
+    sampler.remove()
+
+
+def test_padding_options_match_functorch() -> None:
+    """Opacus 1.6 ignores a convolution's ``padding_mode`` and an embedding's ``padding_idx``
+    (its per-sample gradients differ from torch.func's and from torch's own batch gradient
+    there), so these options are checked against torch.func."""
+    torch.manual_seed(0)
+    for conv in (
+        nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"),
+        nn.Conv2d(2, 3, 3, padding=2, padding_mode="circular", dilation=2),
+        nn.Conv1d(2, 3, 4, padding="same", padding_mode="replicate"),
+    ):
+        x = torch.randn(4, 2, 6, 6) if isinstance(conv, nn.Conv2d) else torch.randn(4, 2, 7)
+        model = nn.Sequential(conv, nn.Tanh(), nn.Flatten(), nn.LazyLinear(CLASSES))
+        model(x)
+        y = torch.randint(0, CLASSES, (4,))
+        ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+        ours = per_sample_gradients(model, "cross_entropy", x, y)
+        for name, g in ref.items():
+            torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
+    model = nn.Sequential(nn.Embedding(4, 3, padding_idx=0), nn.Flatten(), nn.Linear(15, CLASSES))
+    x, y = torch.randint(0, 4, (6, 5)), torch.randint(0, CLASSES, (6,))
+    ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+    ours = per_sample_gradients(model, "cross_entropy", x, y)
+    assert bool((ours["0.weight"][:, 0] == 0).all())
+    for name, g in ref.items():
+        torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
+
+
+def test_in_place_activation_after_a_layer_is_handled() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True), nn.Linear(8, CLASSES))
+    x, y = torch.randn(6, 4), torch.randint(0, CLASSES, (6,))
+    same = copy.deepcopy(model)
+    same[1].inplace = False  # Opacus' hooks refuse in-place ops on hooked outputs
+    reference = _opacus(same, x, y)
+    sampler = GradSampler(model)
+    ours = sampler.per_sample(x, y, cross_entropy)
+    assert sampler._clone
+    for name, g in reference.items():
+        torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
+
+
+def test_layer_called_twice_and_tied_weights() -> None:
+    torch.manual_seed(0)
+
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(4, 4)
+            self.b = nn.Linear(4, CLASSES)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(torch.tanh(self.a(torch.tanh(self.a(x)))))
+
+    model, x, y = Twice(), torch.randn(5, 4), torch.randint(0, CLASSES, (5,))
+    ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+    ours = per_sample_gradients(model, "cross_entropy", x, y)
+    for name, g in ref.items():
+        torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
+    sampler = GradSampler(model)
+    sums, _ = sampler.clipped_sum(x, y, cross_entropy, 0.1)
+    norms = torch.sqrt(sum(g.reshape(5, -1).square().sum(1) for g in ref.values()))
+    factors = (0.1 / (norms + 1e-6)).clamp(max=1.0)
+    for name, s in zip(sampler.names, sums, strict=True):
+        torch.testing.assert_close(s, torch.einsum("n,n...->...", factors, ref[name]))
+    tied = nn.Sequential(nn.Linear(3, 3, bias=False), nn.Linear(3, 3, bias=False))
+    tied[1].weight = tied[0].weight
+    assert GradSampler(tied).clipping == "functorch"
+
+
+@pytest.mark.parametrize(
+    "layer", [nn.BatchNorm1d(4), nn.BatchNorm2d(4), nn.InstanceNorm1d(4, track_running_stats=True)]
+)
+def test_batch_norm_refused_naming_group_norm(layer: nn.Module) -> None:
+    model = nn.Sequential(nn.Linear(4, 4), layer)
+    with pytest.raises(ParameterError, match="GroupNorm"):
+        GradSampler(model)
