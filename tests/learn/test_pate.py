@@ -84,18 +84,23 @@ def _p_plurality_laplace(h, b):
 
 
 @pytest.mark.parametrize(
-    ("aggregator", "noise", "p_of"),
-    [("gnmax", 3.0, _p_plurality_gaussian), ("laplace", 2.0, _p_plurality_laplace)],
+    ("aggregator", "noise", "p_of", "h"),
+    [
+        ("gnmax", 3.0, _p_plurality_gaussian, [12.0, 8.0, 4.0, 1.0]),  # contested: p = 0.81
+        ("laplace", 2.0, _p_plurality_laplace, [12.0, 8.0, 4.0, 1.0]),  # p = 0.85
+        ("gnmax", 10.0, _p_plurality_gaussian, [45.0, 5.0, 0.0]),  # strong consensus: 0.997
+        ("laplace", 10.0, _p_plurality_laplace, [45.0, 5.0, 0.0]),  # 0.96
+    ],
 )
-def test_noisy_argmax_picks_the_plurality_as_often_as_the_noise_implies(aggregator, noise, p_of):
-    h = np.array([12.0, 8.0, 4.0, 1.0])
+def test_noisy_argmax_picks_the_plurality_as_often_as_the_noise_implies(aggregator, noise, p_of, h):
+    h = np.asarray(h)
     p = p_of(h, noise)
-    assert 0.6 < p < 0.95  # contested enough that a wrong noise scale shows
-    n = 6000
+    n = 4000
     labels = aggregate_votes(np.tile(h, (n, 1)), aggregator=aggregator, noise=noise)
     wins = int((labels == 0).sum())
-    # Two-sided exact binomial test; with n = 6000 it detects a change of about
-    # 0.03 in the plurality's probability (noise scale off by ~20%).
+    # Two-sided exact binomial test; with n = 4000 it detects a change of about
+    # 0.03 in a probability near 0.8 (a noise scale off by ~20%), and of 0.005
+    # near 0.997 (sigma off by ~25%).
     assert stats.binomtest(wins, n, p).pvalue > ALPHA, (wins / n, p)
 
 
@@ -478,3 +483,25 @@ def test_bad_data_is_refused_with_the_fix():
         pate.predict(X)
     with pytest.raises(ParameterError, match="2-D"):
         aggregate_votes(np.array([1.0, 2.0]), aggregator="gnmax", noise=1.0)
+
+
+def test_no_answered_query_leaves_no_student_and_says_why():
+    X, y = _blobs(n=800)
+    pate = PATE(
+        n_teachers=10,
+        aggregator="confident_gnmax",
+        noise=2.0,
+        threshold=1000.0,  # 99 sigma_1 above any count: Pr[answer] < 1e-2000
+        threshold_noise=10.0,
+        teacher_factory=GaussianNB,
+        classes=[0, 1, 2, 3],
+    )
+    result = pate.fit(X[:600], y[:600], X[600:], max_queries=10_000)
+    assert result.n_queries == 200  # max_queries beyond the public rows: all of them
+    assert result.n_answered == 0 and result.student is None
+    assert np.all(result.labels == -1)
+    assert not result.classes_from_private_data and result.classes.tolist() == [0, 1, 2, 3]
+    # only the threshold checks were paid, and far below T they cost next to nothing
+    assert result.data_dependent_epsilon < 0.01 < result.data_independent_epsilon
+    with pytest.raises(DataError, match="lower threshold"):
+        pate.predict(X[600:])
