@@ -18,8 +18,15 @@ Aggregators:
   ``noise``; unanswered queries get label -1 and spend only the check.
 
 The noise comes from OpenDP's exact samplers (Canonne, Kamath and Steinke
-2020) on the finest float grid, never from ``seed``, which only shuffles the
-shards. The privacy accounting (:mod:`veil.learn.pate_accounting`) gives two
+2020) on the finest float grid (2**-1074), never from ``seed``, which only
+shuffles the shards. Only the arg-max leaves, never a noisy count, so the
+low-order bits of the noise that leak through floating-point sampling
+(Mironov 2012) are not released at all; the discrete Gaussian on that grid
+satisfies the same Rényi bounds as the continuous one (Canonne et al. 2020),
+and its tails, used by Proposition 7, match the continuous ones far below any
+probability that matters.
+
+The privacy accounting (:mod:`veil.learn.pate_accounting`) gives two
 epsilons: the data-independent one, a bound whatever the votes, and the
 data-dependent one, much smaller when the teachers agree, but itself a
 function of the private votes (see :class:`PATE`).
