@@ -415,7 +415,7 @@ def test_budget_exceeded_draws_no_vote(tmp_path, monkeypatch):
     monkeypatch.setattr("veil.learn.pate._SecureNoise.add", no_noise)
     X, y = _blobs(n=800)
     pate = PATE(n_teachers=10, noise=5.0, teacher_factory=factory, ledger=book, dataset="patients")
-    with pytest.raises(BudgetExceededError, match="before any noise"):
+    with pytest.raises(BudgetExceededError, match="before any noise.*max_queries=200 now"):
         pate.fit(X[:600], y[:600], X[600:], max_queries=200)
     assert built == [] and book.history("patients").records == []
 

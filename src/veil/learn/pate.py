@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from veil.errors import DataError, ParameterError
+from veil.errors import BudgetExceededError, DataError, ParameterError
 from veil.learn import pate_accounting as acc
 from veil.privacy import PrivacyLoss, RDPCurveEvent, check_delta
 from veil.report import Document, Paragraph, Result, Section, Table
@@ -515,33 +515,51 @@ class PATE:
 
             book, owned = as_ledger(self.ledger)
         try:
-            guard = (
-                book.release(
-                    self.dataset,  # type: ignore[arg-type]
-                    reserved,
-                    what=f"PATE labels for {n_queries} public rows",
-                    mechanism=f"PATE {self.aggregator}",
-                    parameters={**params, "n_teachers": int(self.n_teachers)},
-                    spender=self.spender,
-                )
-                if book is not None
-                else contextlib.nullcontext(None)
-            )
-            with guard as pending:
+            pending = None
+            if book is not None:
+                pending = self._reserve(book, reserved, params, n_queries)
+            try:
                 result = self._run(
                     params, X_private, y, queries, classes, orders, reserved, student_factory
                 )
+            except BaseException as err:
+                # No label has left this call: give the budget back (if even that
+                # fails, the entry stays reserved and counts).
                 if pending is not None:
-                    result.reservation_id = pending.id
-                    pending.result = {
-                        k: v for k, v in result.to_dict().items() if k not in ("labels",)
-                    }
+                    with contextlib.suppress(Exception):
+                        book.cancel(  # type: ignore[union-attr]
+                            pending, reason=f"the PATE run failed ({type(err).__name__})"
+                        )
+                raise
+            if pending is not None:
+                result.reservation_id = pending.id
+                summary = {k: v for k, v in result.to_dict().items() if k != "labels"}
+                book.finish(pending, summary)  # type: ignore[union-attr]
         finally:
             if owned:
                 book.close()  # type: ignore[union-attr]
         self.result_ = result
         self.student_ = result.student
         return result
+
+    def _reserve(
+        self, book: Any, reserved: PrivacyLoss, params: dict[str, Any], n_queries: int
+    ) -> Any:
+        """Reserve the data-independent loss of every query, or refuse before any work."""
+        try:
+            return book.reserve(
+                self.dataset,
+                reserved,
+                what=f"PATE labels for {n_queries} public rows",
+                mechanism=f"PATE {self.aggregator}",
+                parameters={**params, "n_teachers": int(self.n_teachers)},
+                spender=self.spender,
+            )
+        except BudgetExceededError as err:
+            raise BudgetExceededError(
+                f"{err}: for PATE, query fewer public rows (max_queries={n_queries} now) "
+                "or raise noise"
+            ) from None
 
     def _run(
         self,
