@@ -343,6 +343,7 @@ def test_the_rdp_event_converts_to_the_epsilon_reported():
     assert np.all((result.labels == -1) | (result.labels >= 0))
     json.loads(result.to_json())  # JSON-ready
     assert "PATE" in result.to_document().title
+    assert "<svg" in result.to_html()  # the two RDP curves drawn
 
 
 def test_student_learns_well_above_chance():
@@ -415,7 +416,7 @@ def test_budget_exceeded_draws_no_vote(tmp_path, monkeypatch):
     monkeypatch.setattr("veil.learn.pate._SecureNoise.add", no_noise)
     X, y = _blobs(n=800)
     pate = PATE(n_teachers=10, noise=5.0, teacher_factory=factory, ledger=book, dataset="patients")
-    with pytest.raises(BudgetExceededError, match="before any noise.*max_queries=200 now"):
+    with pytest.raises(BudgetExceededError, match=r"before any noise.*max_queries=200 now"):
         pate.fit(X[:600], y[:600], X[600:], max_queries=200)
     assert built == [] and book.history("patients").records == []
 

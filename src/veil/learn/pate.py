@@ -45,7 +45,7 @@ import numpy as np
 from veil.errors import BudgetExceededError, DataError, ParameterError
 from veil.learn import pate_accounting as acc
 from veil.privacy import PrivacyLoss, RDPCurveEvent, check_delta
-from veil.report import Document, Paragraph, Result, Section, Table
+from veil.report import Document, LineChart, LineSeries, Paragraph, Result, Section, Table
 
 __all__ = ["AGGREGATORS", "PATE", "PATEResult", "aggregate_votes", "teacher_partitions"]
 
@@ -315,10 +315,24 @@ class PATEResult(Result):
             f"teachers agreed (mean agreement {self.teacher_agreement:.0%}) and is itself "
             "computed from the private votes without noise: keep it internal."
         )
+        orders = list(self.rdp_event.orders)
+        curves = [
+            LineSeries("data-independent", orders, list(self.data_independent_event.values)),
+            LineSeries("data-dependent", orders, list(self.rdp_event.values)),
+        ]
+        positive = all(v > 0 for c in curves for v in c.y)
+        chart = LineChart(
+            curves,
+            title="Rényi DP of the run at each order",
+            x_label="order alpha",
+            y_label="RDP epsilon(alpha)",
+            log_x=True,
+            log_y=positive,
+        )
         return Document(
             title="PATE: student trained on noisy teacher votes",
             subtitle=f"aggregator {self.aggregator}",
-            sections=[Section("Privacy", [table, Paragraph(text)])],
+            sections=[Section("Privacy", [table, Paragraph(text), chart])],
         )
 
 
