@@ -357,7 +357,9 @@ class PATE:
         The delta at which epsilons are reported (> 0).
     teacher_factory
         Builds one fresh estimator (``fit``/``predict``) per teacher; default a
-        scikit-learn ``LogisticRegression``.
+        scikit-learn ``StandardScaler`` then ``LogisticRegression``. A shard
+        holding one class gets a teacher that always votes it. The student
+        (``fit(..., student_factory=)``) defaults to the same kind.
     classes
         The label set, treated as public. Default: the labels found in
         ``y_private``, which the result records as read from private data.
