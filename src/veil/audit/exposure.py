@@ -21,10 +21,13 @@ extrapolated as in section 4.3 of the paper: the log-perplexities of sampled
 candidates are fitted with a skew-normal distribution and the secret's rank
 is |R| times the fitted probability of a lower perplexity.
 
-The model is a character model over a fixed context window (embedding,
-then a hidden layer): the layers DP-SGD clips fastest. Any ``torch.nn.Module``
-mapping (batch, context) character ids to (batch, vocabulary) logits can be
-given instead.
+The model predicts each character from the ``context`` characters before it
+(an embedding, a causal convolution as wide as the context, a tanh layer:
+the layers DP-SGD clips fastest). One training example is one line of the
+corpus, all its characters together, so DP-SGD's guarantee is per line: a
+canary inserted once is protected by the trainer's epsilon itself (were the
+examples the character windows, a canary would be some twenty examples and
+its protection the group-privacy epsilon of all of them).
 """
 
 from __future__ import annotations
@@ -34,31 +37,45 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import stats
+from torch import nn
 
 from veil.audit.results import CanaryExposure
 from veil.errors import DataError, ParameterError
 
-__all__ = ["canary_exposure", "char_model", "plant_canaries"]
+__all__ = ["CharModel", "canary_exposure", "char_model", "plant_canaries"]
 
 _EXACT_LIMIT = 2_000_000  # candidates scored one by one at most
 _CHUNK = 65_536  # windows per model call
 
 
-def char_model(vocab_size: int, context: int, *, embedding_dim: int = 16, hidden: int = 128) -> Any:
-    """A small next-character model: embedding, flatten, tanh hidden layer, logits.
+class CharModel(nn.Module):
+    """Next-character model over a fixed window: embedding, causal convolution, tanh, logits.
 
-    Input (batch, context) character ids; output (batch, vocab_size) logits.
+    Input (batch, T) character ids with T >= ``context``; output (batch, vocab,
+    T - context + 1) logits, position j predicting the character after
+    ids[j : j + context]. The same computation as a multilayer perceptron on
+    every window, written as a convolution so that a whole line is one example.
     """
-    import torch.nn as nn
 
-    return nn.Sequential(
-        nn.Embedding(vocab_size, embedding_dim),
-        nn.Flatten(),
-        nn.Linear(context * embedding_dim, hidden),
-        nn.Tanh(),
-        nn.Linear(hidden, vocab_size),
-    )
+    def __init__(self, vocab_size: int, context: int, *, embedding_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.window = nn.Conv1d(embedding_dim, hidden, kernel_size=context)
+        self.activation = nn.Tanh()
+        self.output = nn.Conv1d(hidden, vocab_size, kernel_size=1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(ids).transpose(1, 2)  # (batch, embedding, T)
+        return self.output(self.activation(self.window(x)))
+
+
+def char_model(
+    vocab_size: int, context: int, *, embedding_dim: int = 16, hidden: int = 128
+) -> CharModel:
+    """The default :class:`CharModel` for a vocabulary and a context length."""
+    return CharModel(vocab_size, context, embedding_dim=embedding_dim, hidden=hidden)
 
 
 def plant_canaries(
@@ -70,21 +87,25 @@ def plant_canaries(
     length: int,
     repetitions: int,
     rng: np.random.Generator,
+    decoys: int = 0,
 ) -> tuple[str, list[str], list[str]]:
-    """(text with the canaries inserted as lines, canary texts, their secrets)."""
+    """(text with the canaries and decoys inserted as lines, canary texts, their secrets)."""
     lines = corpus.split("\n") if isinstance(corpus, str) else [str(s) for s in corpus]
     lines = [line for line in lines if line]
     if not lines:
         raise DataError("the corpus is empty; give the text the model should learn from")
     space = len(alphabet) ** length
-    if n_canaries > space:
-        raise ParameterError(f"n_canaries={n_canaries} exceeds the {space} possible secrets")
-    codes = rng.choice(space, size=n_canaries, replace=False)
+    if n_canaries + decoys > space:
+        raise ParameterError(
+            f"n_canaries + decoys = {n_canaries + decoys} exceeds the {space} possible secrets"
+        )
+    codes = rng.choice(space, size=n_canaries + decoys, replace=False)
     secrets = [_decode(int(c), alphabet, length) for c in codes]
     canaries = [template.format(secret=s) for s in secrets]
-    for canary in canaries:
-        for _ in range(repetitions):
+    for i, canary in enumerate(canaries):
+        for _ in range(repetitions if i < n_canaries else 1):
             lines.insert(int(rng.integers(len(lines) + 1)), canary)
+    canaries, secrets = canaries[:n_canaries], secrets[:n_canaries]
     return "\n".join(lines) + "\n", canaries, secrets
 
 
@@ -96,11 +117,25 @@ def _decode(code: int, alphabet: str, length: int) -> str:
     return "".join(reversed(chars))  # first character most significant
 
 
+def _encode(secret: str, alphabet: str) -> int:
+    code = 0
+    for char in secret:
+        code = code * len(alphabet) + alphabet.index(char)
+    return code
+
+
 def _check(
-    n_canaries: int, template: str, alphabet: str, length: int, repetitions: int, context: int
+    n_canaries: int,
+    decoys: int,
+    template: str,
+    alphabet: str,
+    length: int,
+    repetitions: int,
+    context: int,
 ) -> None:
     for name, value, low in (
         ("n_canaries", n_canaries, 1),
+        ("decoys", decoys, 0),
         ("length", length, 1),
         ("repetitions", repetitions, 1),
         ("context", context, 1),
@@ -121,9 +156,6 @@ class _Scorer:
     """Log-probabilities (natural log) of text under a fixed-window character model."""
 
     def __init__(self, model: Any, index: dict[str, int], context: int) -> None:
-        import torch
-
-        self.torch = torch
         self.model = model
         self.index = index
         self.context = context
@@ -133,12 +165,11 @@ class _Scorer:
 
     def next_log_probs(self, windows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """log P(next char = columns[j] | window) for every window: (n, len(columns))."""
-        torch = self.torch
         out = np.empty((windows.shape[0], columns.size))
         with torch.no_grad():
             for start in range(0, windows.shape[0], _CHUNK):
                 batch = torch.from_numpy(windows[start : start + _CHUNK])
-                logp = torch.log_softmax(self.model(batch).double(), dim=-1)
+                logp = torch.log_softmax(self.model(batch)[:, :, -1].double(), dim=-1)
                 out[start : start + _CHUNK] = logp[:, torch.from_numpy(columns)].numpy()
         return out
 
@@ -149,11 +180,12 @@ class _Scorer:
         total = np.zeros(n)
         for j in range(steps):
             windows = np.ascontiguousarray(full[:, j : j + self.context])
-            with self.torch.no_grad():
+            with torch.no_grad():
                 for s in range(0, n, _CHUNK):
-                    batch = self.torch.from_numpy(windows[s : s + _CHUNK])
-                    logp = self.torch.log_softmax(self.model(batch).double(), dim=-1)
-                    target = self.torch.from_numpy(texts[s : s + _CHUNK, j])
+                    batch = torch.from_numpy(windows[s : s + _CHUNK])
+                    logits = self.model(batch)[:, :, -1].double()
+                    logp = torch.log_softmax(logits, dim=-1)
+                    target = torch.from_numpy(texts[s : s + _CHUNK, j])
                     total[s : s + _CHUNK] += logp.gather(1, target[:, None])[:, 0].numpy()
         return total
 
@@ -191,6 +223,23 @@ class _Scorer:
         return total
 
 
+def _line_examples(text: str, index: dict[str, int], context: int) -> tuple[Any, Any]:
+    """One example per line: inputs (lines, context + longest line) of ids, each line
+    after ``context`` newlines; targets (lines, longest line + 1), the line and its
+    newline, padded with more newlines (a valid class for every loss; the windows
+    past the end of a line learn only that a blank line follows)."""
+    lines = text.split("\n")[:-1]
+    width = max(len(line) for line in lines) + 1
+    newline = index["\n"]
+    inputs = np.full((len(lines), context + width - 1), newline, dtype=np.int64)
+    targets = np.full((len(lines), width), newline, dtype=np.int64)
+    for row, line in enumerate(lines):
+        ids = [index[c] for c in line]
+        inputs[row, context : context + len(ids)] = ids
+        targets[row, : len(ids)] = ids
+    return torch.from_numpy(inputs), torch.from_numpy(targets)
+
+
 def canary_exposure(
     corpus: str | Sequence[str],
     train_fn: Callable[[Any, Any, Any], Any],
@@ -200,6 +249,7 @@ def canary_exposure(
     alphabet: str = "0123456789",
     length: int = 6,
     repetitions: int = 1,
+    decoys: int = 0,
     context: int = 8,
     model: Any = None,
     method: str = "auto",
@@ -214,11 +264,15 @@ def canary_exposure(
     corpus
         Training text: a string (lines separated by newlines) or a list of lines.
     train_fn
-        ``train_fn(model, X, y)`` trains ``model`` (a ``torch.nn.Module``) to
-        predict the next character ``y`` (LongTensor (N,)) from the ``context``
-        previous ones ``X`` (LongTensor (N, context)) and returns the trained
-        module, or an object whose ``.model`` is it (as ``DPTrainer.fit``
-        returns). Non-private training or DP-SGD: the audit compares them.
+        ``train_fn(model, X, y)`` trains ``model`` (a ``torch.nn.Module``) and
+        returns it, or an object whose ``.model`` is it (as ``DPTrainer.fit``
+        does). One row per line of the text: ``X`` (LongTensor (lines, T)) the
+        line's character ids after ``context`` newlines, ``y`` (LongTensor
+        (lines, T - context + 1)) the characters to predict, newlines after
+        the line's end, so the mean cross-entropy over positions (the default
+        loss of :class:`veil.learn.DPTrainer` and
+        :func:`veil.learn.train_non_private`) is the line's loss. Non-private
+        training or DP-SGD: the audit compares them.
     n_canaries
         Secrets planted, each drawn uniformly from R without replacement.
     template
@@ -229,12 +283,18 @@ def canary_exposure(
     repetitions
         Times each canary is inserted (each as its own line, at random places).
         DP bounds exposure for one insertion; k insertions weaken it to k epsilon.
+    decoys
+        Lines of the same template with other random secrets, inserted once and
+        not measured: other people's PINs. Without them the text before the
+        secret occurs only in the canaries, and even a private model learns
+        which characters follow it from all canaries together, which moves
+        every canary's exposure away from chance without memorising any one.
     context
-        Characters the model sees. Keep it at most the template's text before
-        ``{secret}`` plus one, so the windows that predict the secret lie
-        within the canary's line, as the candidates are scored.
+        Characters the model sees before each one it predicts (lines start
+        after ``context`` newlines, in training and when candidates are scored).
     model
-        A module to train instead of :func:`char_model` (same input and output).
+        A module to train instead of :func:`char_model`: (batch, T) ids to
+        (batch, vocabulary, T - context + 1) logits.
     method
         ``"exact"`` (score all of R), ``"extrapolate"`` (skew-normal fit to
         ``n_samples`` sampled candidates) or ``"auto"`` (exact up to 2 million).
@@ -250,9 +310,7 @@ def canary_exposure(
     -------
     CanaryExposure
     """
-    import torch
-
-    _check(n_canaries, template, alphabet, length, repetitions, context)
+    _check(n_canaries, decoys, template, alphabet, length, repetitions, context)
     if method not in ("auto", "exact", "extrapolate"):
         raise ParameterError(f"method must be 'auto', 'exact' or 'extrapolate'; got {method!r}")
     whole = isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool)
@@ -267,14 +325,11 @@ def canary_exposure(
         length=length,
         repetitions=repetitions,
         rng=rng,
+        decoys=decoys,
     )
     vocab = sorted(set(text) | set(alphabet) | set(template.replace("{secret}", "")) | {"\n"})
     index = {c: i for i, c in enumerate(vocab)}
-    padded = "\n" * context + text
-    ids = np.array([index[c] for c in padded], dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], context)
-    X = torch.from_numpy(np.ascontiguousarray(windows))
-    y = torch.from_numpy(ids[context:].copy())
+    X, y = _line_examples(text, index, context)
     if model is None:
         torch.manual_seed(int(rng.integers(2**31)))
         model = char_model(len(vocab), context)
@@ -300,8 +355,11 @@ def canary_exposure(
     exact = method == "exact" or (method == "auto" and space <= _EXACT_LIMIT)
     if exact:
         every = scorer.all_candidates(start, letters, length, suffix)
-        # strictly more likely candidates rank ahead; the secret itself is among `every`
-        ranks = [float(1 + np.count_nonzero(every > lp + 1e-9)) for lp in secret_logp]
+        # the secrets' own entries of `every` (same batches, same float rounding);
+        # strictly more likely candidates rank ahead
+        codes = [_encode(secret, alphabet) for secret in secrets]
+        secret_logp = every[codes]
+        ranks = [float(1 + np.count_nonzero(every > lp)) for lp in secret_logp]
     else:
         codes = rng.integers(space, size=n_samples)
         sample = np.stack([scorer.ids(_decode(int(c), alphabet, length)) for c in codes])
