@@ -12,7 +12,7 @@ by share and products with a dealer's Beaver triples (Beaver 1991)::
 Threat model: semi-honest parties, an honest dealer, no collusion; messages
 between parties are authenticated (HMAC-SHA256 with per-pair keys and
 sequence numbers). Fixed point: 16 fractional bits, values and results
-within +-2^23 (sums: +-2^46 / owners).
+within +-2^23 (a secure sum's values: +-2^46 / owners).
 """
 
 from __future__ import annotations

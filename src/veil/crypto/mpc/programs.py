@@ -40,7 +40,7 @@ from veil.errors import ParameterError, ProtocolError
 
 __all__ = ["PROGRAMS", "secure_column_sums", "secure_sum", "shared_predict"]
 
-#: Bits of the ring a secure sum may use: each owner's value within +-2^46 / owners.
+#: A secure sum's values stay within +-2^46 / owners: the total within 2^46, 2^62 in the ring.
 SUM_RANGE_BITS = 46
 
 
@@ -150,14 +150,14 @@ def secure_sum(
         raise ParameterError(f"a secure sum needs at least 2 owners; got {n}")
     if n > 255:
         raise ParameterError(f"at most 255 owners take part in one secure sum; got {n}")
-    limit = 2.0 ** (SUM_RANGE_BITS - FRAC_BITS) / n
+    limit = 2.0**SUM_RANGE_BITS / n
     encoded = []
     for v in vectors:
         v = np.asarray(v, dtype=np.float64).reshape(-1)
         if v.size and np.max(np.abs(v)) >= limit:
             raise ParameterError(
                 f"a value {float(np.max(np.abs(v))):g} exceeds the secure sum's range "
-                f"+-{limit:.3g} (2^{SUM_RANGE_BITS - FRAC_BITS} / {n} owners): rescale the data"
+                f"+-{limit:.3g} (2^{SUM_RANGE_BITS} / {n} owners): rescale the data"
             )
         encoded.append(_encode_wide(v))
     results = run_parties([("sum", (e,)) for e in encoded], n, timeout, _faults, timings)
@@ -188,7 +188,7 @@ def _table_sum_program(mesh: Mesh, path: str, columns: list[str]) -> np.ndarray 
     except (TypeError, ValueError):
         raise ProtocolError(f"party {mesh.me}: the columns are not all numeric") from None
     local = np.append(values.sum(axis=0), float(len(frame)))
-    limit = 2.0 ** (SUM_RANGE_BITS - FRAC_BITS) / mesh.n_parties
+    limit = 2.0**SUM_RANGE_BITS / mesh.n_parties
     if not np.isfinite(local).all() or np.max(np.abs(local)) >= limit:
         raise ProtocolError(
             f"party {mesh.me}: a column sum is outside the secure sum's range +-{limit:.3g}: "
