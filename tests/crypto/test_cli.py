@@ -67,6 +67,29 @@ def test_mpc_sum_refuses_bad_files_and_outputs_before_any_party_starts(owners, c
     assert owners[1].read_text() == before
 
 
+def test_mpc_predict_scores_with_a_shared_logistic_model(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    est = LogisticRegression().fit(X, (X["a"] + X["b"] > 0).astype(int))
+    joblib.dump(est, tmp_path / "m.joblib")
+    X[["c", "a", "b"]].to_csv(tmp_path / "rows.csv", index=False)  # columns picked by name
+    out = tmp_path / "p.csv"
+    args = ["crypto", "mpc-predict", str(tmp_path / "m.joblib"), str(tmp_path / "rows.csv")]
+    assert main([*args, "-o", str(out), "--parties", "2"]) == 0
+    got = pl.read_csv(out)["probability"].to_numpy()
+    # Rounding inputs and weights to 2^-16 and one truncation move a score by well
+    # under 1e-4 here (sum |x| 2^-17 + sum |w| 2^-17 + 2^-16); probabilities by a quarter of it.
+    np.testing.assert_allclose(got, est.predict_proba(X)[:, 1], atol=1e-4)
+    assert main([*args, "-o", str(out), "--parties", "5"]) == 2
+    _one_line_error(capsys, "n_parties must be 2 or 3")
+    (tmp_path / "short.csv").write_text("a,b\n1,2\n")
+    args[-1] = str(tmp_path / "short.csv")
+    assert main([*args, "-o", str(out)]) == 2
+    _one_line_error(capsys, "column 'c' the model reads is not in")
+
+
 def test_predict_bad_input(tmp_path, capsys) -> None:
     data = tmp_path / "rows.csv"
     data.write_text("a,b\n1,2\n")

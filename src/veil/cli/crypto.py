@@ -6,10 +6,15 @@ import json as jsonlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from veil.cli.app import app, fail
+
+if TYPE_CHECKING:  # imported where used: `veil --help` stays fast
+    import numpy as np
+    import polars as pl
 
 __all__ = ["crypto_app"]
 
@@ -31,6 +36,30 @@ def _pair(text: str | None, option: str) -> tuple[int, float] | None:
         pass
     fail(f"{option} must be DEGREE,BOUND (e.g. 3,8); got {text!r}")
     raise AssertionError  # unreachable: fail raises
+
+
+def _features(frame: pl.DataFrame, data: Path, names: list[str] | None, n: int) -> np.ndarray:
+    """The model's feature columns of ``frame`` as a float matrix, or a one-line error."""
+    import numpy as np
+
+    from veil.errors import ColumnError, DataError
+
+    if names:
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            raise ColumnError(
+                f"column {missing[0]!r} the model reads is not in {str(data)!r}; "
+                f"columns are: {', '.join(frame.columns)}"
+            )
+        frame = frame.select(names)
+    if frame.width != n:
+        fail(f"the model takes {n} features; {str(data)!r} has {frame.width} columns")
+    non_numeric = [c for c, t in frame.schema.items() if not t.is_numeric()]
+    if non_numeric:
+        fail(f"column {non_numeric[0]!r} is not numeric; the model takes numbers only")
+    if any(frame[c].null_count() for c in frame.columns):
+        raise DataError(f"{str(data)!r} has missing values; impute or drop them first")
+    return frame.to_numpy().astype(np.float64)
 
 
 @crypto_app.command("serve")
@@ -88,38 +117,62 @@ def predict(
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the server."),
 ) -> None:
     """Encrypt DATA, have --server score it, decrypt: `probability` or `prediction` in -o."""
-    import numpy as np
     import polars as pl
 
     from veil.crypto.service import HEClient
-    from veil.errors import ColumnError, DataError
     from veil.io import read_table, write_table
     from veil.outputs import check_outputs
 
     check_outputs({"-o": out}, inputs=[data])
     frame = read_table(data)
     client = HEClient(server, timeout=timeout)
-    names = client.feature_names
-    if names:
-        missing = [c for c in names if c not in frame.columns]
-        if missing:
-            raise ColumnError(
-                f"column {missing[0]!r} the model reads is not in {str(data)!r}; "
-                f"columns are: {', '.join(frame.columns)}"
-            )
-        frame = frame.select(names)
-    n = int(client.info["n_features"])
-    if frame.width != n:
-        fail(f"the server's model takes {n} features; {str(data)!r} has {frame.width} columns")
-    non_numeric = [c for c, t in frame.schema.items() if not t.is_numeric()]
-    if non_numeric:
-        fail(f"column {non_numeric[0]!r} is not numeric; the model takes numbers only")
-    if any(frame[c].null_count() for c in frame.columns):
-        raise DataError(f"{str(data)!r} has missing values; impute or drop them first")
-    result = client.predict(frame.to_numpy().astype(np.float64))
+    X = _features(frame, data, client.feature_names, int(client.info["n_features"]))
+    result = client.predict(X)
     table = pl.DataFrame({name: result[:, k] for k, name in enumerate(client.outputs)})
     write_table(table, out)
     typer.echo(f"{len(table)} encrypted predictions ({', '.join(client.outputs)}) written to {out}")
+
+
+@crypto_app.command("mpc-predict")
+def mpc_predict(
+    model: Path = typer.Argument(  # noqa: B008
+        ..., help="A scikit-learn linear/logistic model (joblib) or a one-layer torch model."
+    ),
+    data: Path = typer.Argument(..., help="The rows to score: CSV, TSV, Parquet or Arrow."),  # noqa: B008
+    out: Path = typer.Option(..., "-o", "--output", help="Where to write the predictions."),  # noqa: B008
+    parties: int = typer.Option(3, "--parties", help="Computing parties: 2 or 3."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds a party waits for a message."),
+) -> None:
+    """Score DATA with MODEL held as secret shares by 2-3 party processes and a dealer."""
+    import polars as pl
+
+    from veil.crypto.he import Dense, load_model
+    from veil.crypto.mpc import shared_predict
+    from veil.io import read_table, write_table
+    from veil.outputs import check_outputs
+
+    check_outputs({"-o": out}, inputs=[data, model])
+    he_model = load_model(model)
+    layer = he_model.layers[0]
+    if len(he_model.layers) != 1 or not isinstance(layer, Dense) or layer.n_outputs != 1:
+        fail(
+            "mpc-predict runs linear and binary logistic models (one linear layer, one "
+            f"output); {str(model)!r} is {he_model.description}: serve it with HE instead"
+        )
+    X = _features(read_table(data), data, list(he_model.feature_names or []), layer.n_inputs)
+    result = shared_predict(
+        layer.weight[0],
+        float(layer.bias[0]),
+        X,
+        n_parties=parties,
+        link=he_model.link,
+        timeout=timeout,
+    )
+    write_table(pl.DataFrame({he_model.outputs[0]: result}), out)
+    typer.echo(
+        f"{len(result)} predictions ({he_model.outputs[0]}) from {parties} parties "
+        f"holding the model and the rows as shares, written to {out}"
+    )
 
 
 @crypto_app.command("mpc-sum")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from veil.crypto.mpc.beaver import (
     Dealer,
@@ -267,6 +268,7 @@ def shared_predict(
     X: np.ndarray,
     *,
     n_parties: int = 2,
+    link: str = "identity",
     timeout: float = 30.0,
     timings: dict[str, float] | None = None,
     _faults: dict[int, dict[str, float]] | None = None,
@@ -276,7 +278,8 @@ def shared_predict(
     The model owner's weights and the client's rows are secret-shared among
     ``n_parties`` processes; a dealer process supplies a Beaver matrix triple
     and truncation pairs; the parties return shares of the scores, which only
-    the caller (the client) adds up. Apply the link (e.g. a sigmoid) to the result.
+    the caller (the client) adds up, then applies ``link`` (``"identity"``, or
+    ``"sigmoid"`` for a logistic model's probabilities), in the clear.
 
     Error: inputs are rounded to 2^-16; the product then carries at most 2^-16
     of truncation error (:mod:`veil.crypto.mpc.beaver`). Values and scores must
@@ -292,6 +295,8 @@ def shared_predict(
     """
     if n_parties not in (2, 3):
         raise ParameterError(f"n_parties must be 2 or 3; got {n_parties}")
+    if link not in ("identity", "sigmoid"):
+        raise ParameterError(f"link must be 'identity' or 'sigmoid'; got {link!r}")
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     if X.shape[1] != w.size:
@@ -300,4 +305,5 @@ def shared_predict(
     programs = [("predict", (xs[i], ws[i], bs[i])) for i in range(n_parties)]
     programs.append(("dealer", ()))
     results = run_parties(programs, n_parties, timeout, _faults, timings)
-    return decode(reconstruct(results[:n_parties]))
+    scores = decode(reconstruct(results[:n_parties]))
+    return expit(scores) if link == "sigmoid" else scores
