@@ -276,6 +276,12 @@ def _receive(
         status, value = conn.recv()
     except (EOFError, OSError):
         proc.join(timeout=1.0)
+        if kind == "port":  # died while starting: almost always the script's missing guard
+            raise ProtocolError(
+                f"party {i} exited (code {proc.exitcode}) while starting: a script that calls "
+                "veil.crypto.mpc must run it under `if __name__ == '__main__':` "
+                "(party processes import the script, as with any multiprocessing code)"
+            ) from None
         raise ProtocolError(
             f"party {i} exited (code {proc.exitcode}) before finishing: it dropped out"
         ) from None
