@@ -118,7 +118,6 @@ def test_dp_model_keeps_the_lower_bound_below_its_epsilon(data) -> None:
     loss = losses(model, X, y)
     audit = loss_threshold_attack(loss[members], loss[~members], confidence=STRICT)
     assert audit.epsilon_lower_bound <= epsilon
-    assert 0.35 < audit.auc < 0.65  # the loss barely separates anything
     # the one-run audit: half of 200 canary rows trained on, the rest fixed
     one_run = one_run_audit(
         lambda Xt, yt: train_dp(Xt, yt, epsilon),
