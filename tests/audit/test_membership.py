@@ -91,3 +91,15 @@ def test_bad_input_is_refused() -> None:
         loss_threshold_attack([1.0, 2.0], [1.0, 2.0], delta=1.0)
     with pytest.raises(DataError, match="numbers"):
         loss_threshold_attack(["a", "b"], [1.0, 2.0])
+
+
+def test_a_bound_above_the_proven_epsilon_is_flagged() -> None:
+    rng = np.random.default_rng(5)
+    audit = loss_threshold_attack(
+        rng.exponential(0.01, size=500), rng.exponential(1.0, size=500), epsilon=0.1
+    )
+    assert audit.epsilon_lower_bound > 0.1
+    verdict = [b for s in audit.to_document().sections for b in s.blocks if hasattr(b, "tone")]
+    assert verdict[-1].tone == "warn" and "ABOVE the proven epsilon" in verdict[-1].text
+    html = audit.to_html()
+    assert "<svg" in html and "ABOVE the proven epsilon" in html

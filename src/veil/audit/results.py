@@ -20,21 +20,29 @@ def _rate_label(rate: float) -> str:
     return f"{rate * 100:g}%"
 
 
-def _lower_bound_sentence(
-    bound: float, delta: float, confidence: float, epsilon: float | None
-) -> str:
-    text = (
-        f"With {confidence:.0%} confidence the model is not ({bound:.3g}, {delta:g})-DP for any "
-        f"smaller epsilon: epsilon >= {bound:.3g} is what the attack proves."
-    )
-    if epsilon is not None:
-        verdict = (
-            "consistent with the guarantee"
-            if bound <= epsilon
-            else "ABOVE the proven epsilon: the training code or its accounting is wrong"
+def _verdict(bound: float, delta: float, confidence: float, epsilon: float | None) -> Paragraph:
+    """The lower bound in words, beside the proven epsilon when there is one."""
+    if bound <= 0.0:
+        text = "The attack proves nothing (lower bound 0); that does not show the model private."
+    else:
+        text = (
+            f"With {confidence:.0%} confidence the training is not (epsilon, {delta:g})-DP "
+            f"for any epsilon below {bound:.3g}."
         )
-        text += f" The proven epsilon is {epsilon:.3g}; the measured bound is {verdict}."
-    return text
+    if epsilon is None:
+        return Paragraph(text, "note")
+    if bound > epsilon:
+        return Paragraph(
+            text + f" That is ABOVE the proven epsilon {epsilon:.3g}: the training code or its "
+            "accounting does not give the guarantee it claims (or the "
+            f"{1 - confidence:.0%} chance of a wrong bound came up: repeat the audit).",
+            "warn",
+        )
+    return Paragraph(
+        text + f" The proven epsilon is {epsilon:.3g}: the gap is the attack's weakness or "
+        "the proof's slack.",
+        "good",
+    )
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,7 @@ class MembershipAudit(Result):
         blocks: list[Any] = [
             Table(["", "value"], rows, title=f"Membership inference: {self.attack}"),
             RocChart([RocCurve(self.attack, self.fpr, self.tpr)], "ROC (log-log)", log_scale=True),
-            Paragraph(
-                _lower_bound_sentence(
-                    self.epsilon_lower_bound, self.delta, self.confidence, self.epsilon
-                )
-            ),
+            _verdict(self.epsilon_lower_bound, self.delta, self.confidence, self.epsilon),
         ]
         return Document(
             title="Privacy audit: membership inference",
@@ -193,13 +197,11 @@ class OneRunAudit(Result):
         ]
         if self.epsilon is not None:
             rows.append(["proven epsilon", self.epsilon])
-        text = _lower_bound_sentence(
-            self.epsilon_lower_bound, self.delta, self.confidence, self.epsilon
-        )
+        verdict = _verdict(self.epsilon_lower_bound, self.delta, self.confidence, self.epsilon)
         return Document(
             title="Privacy audit: one training run",
             subtitle="Steinke, Nasr and Jagielski (2023)",
-            sections=[Section("Audit", [Table(["", "value"], rows), Paragraph(text)])],
+            sections=[Section("Audit", [Table(["", "value"], rows), verdict])],
         )
 
 
