@@ -27,6 +27,7 @@ import json
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -175,7 +176,7 @@ class Channel:
         self._recv_seq += 1
         return payload
 
-    def send(self, kind: str, arrays: list[np.ndarray] = (), **meta: Any) -> None:  # type: ignore[assignment]
+    def send(self, kind: str, arrays: Sequence[np.ndarray] = (), **meta: Any) -> None:
         """Send ``kind``, small JSON metadata and ``uint64`` arrays."""
         arrays = [np.ascontiguousarray(a, dtype=np.uint64) for a in arrays]
         head = json.dumps(
