@@ -176,6 +176,8 @@ def test_bad_counts_are_refused() -> None:
         epsilon_lower_bound(0, 0, 0, 10)
     with pytest.raises(ParameterError, match="whole number"):
         epsilon_lower_bound(2.5, 0, 10, 10)
+    with pytest.raises(ParameterError, match="whole number"):
+        epsilon_lower_bound("many", 0, 10, 10)
 
 
 def test_bad_scores_are_refused() -> None:

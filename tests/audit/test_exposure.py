@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from veil.audit import CanaryExposure, canary_exposure
+from veil.audit import CanaryExposure, canary_exposure, char_model
 from veil.audit.exposure import _line_examples, _Scorer, plant_canaries
 from veil.errors import DataError, ParameterError
 from veil.learn import DPTrainer, train_non_private
@@ -81,8 +81,6 @@ def test_exact_rank_equals_sorting_every_candidate(corpus) -> None:
     vocab = sorted(set(text) | set("0123456789") | set("code .") | {"\n"})
     index = {c: i for i, c in enumerate(vocab)}
     torch.manual_seed(int(rng.integers(2**31)))
-    from veil.audit import char_model
-
     scorer = _Scorer(char_model(len(vocab), 8).eval(), index, 8)
     start = scorer.ids(("\n" * 8 + "code ")[-8:])
     every = np.array(

@@ -118,6 +118,18 @@ def test_dp_model_keeps_the_lower_bound_below_its_epsilon(data) -> None:
     loss = losses(model, X, y)
     audit = loss_threshold_attack(loss[members], loss[~members], confidence=STRICT)
     assert audit.epsilon_lower_bound <= epsilon
+    lira = lira_attack(
+        lambda Xt, yt: train_dp(Xt, yt, epsilon),
+        confidences,
+        X,
+        y,
+        target_members=members,
+        target_model=model,
+        n_shadows=4,
+        confidence=STRICT,
+        seed=0,
+    )
+    assert lira.epsilon_lower_bound <= epsilon
     # the one-run audit: half of 200 canary rows trained on, the rest fixed
     one_run = one_run_audit(
         lambda Xt, yt: train_dp(Xt, yt, epsilon),

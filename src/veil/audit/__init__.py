@@ -45,6 +45,7 @@ from veil.audit.results import CanaryExposure, MembershipAudit, OneRunAudit
 
 __all__ = [
     "CanaryExposure",
+    "CharModel",
     "MembershipAudit",
     "OneRunAudit",
     "auc_score",
@@ -66,7 +67,7 @@ __all__ = [
     "tpr_at_fpr",
 ]
 
-_TORCH = {"canary_exposure", "char_model"}
+_TORCH = {"CharModel", "canary_exposure", "char_model"}
 
 
 def __getattr__(name: str) -> Any:

@@ -113,7 +113,11 @@ def _bound_from_limits(tpr_low: Any, fpr_high: Any, delta: float) -> Any:
 
 
 def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or value < 0:
+    try:
+        whole = not isinstance(value, bool) and float(value).is_integer() and value >= 0
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
         raise ParameterError(f"{name} must be a whole number >= 0; got {value!r}")
     return int(value)
 

@@ -331,8 +331,9 @@ def canary_exposure(
     index = {c: i for i, c in enumerate(vocab)}
     X, y = _line_examples(text, index, context)
     if model is None:
-        torch.manual_seed(int(rng.integers(2**31)))
-        model = char_model(len(vocab), context)
+        with torch.random.fork_rng(devices=[]):  # seed the weights, leave torch's RNG as it was
+            torch.manual_seed(int(rng.integers(2**31)))
+            model = char_model(len(vocab), context)
     trained = train_fn(model, X, y)
     trained = getattr(trained, "model", trained)
     if not isinstance(trained, torch.nn.Module):

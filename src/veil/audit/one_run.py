@@ -44,7 +44,11 @@ _GUESS_FRACTIONS = (0.05, 0.1, 0.25, 0.5)
 
 
 def _check_whole(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or value < 0:
+    try:
+        whole = not isinstance(value, bool) and float(value).is_integer() and value >= 0
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
         raise ParameterError(f"{name} must be a whole number >= 0; got {value!r}")
     return int(value)
 
