@@ -143,6 +143,9 @@ def test_server_context_has_no_secret_key_and_secret_contexts_are_refused(keys) 
         HEContext.from_public_bytes(secret, keys.parameters)
     with pytest.raises(ProtocolError, match="not a valid"):
         HEContext.from_public_bytes(b"garbage", keys.parameters)
+    other = HEContext.generate(parameters_for_depth(3))
+    with pytest.raises(ProtocolError, match=r"N = 16384.*differ from the expected ones \(N = 8192"):
+        HEContext.from_public_bytes(other.public_bytes, keys.parameters)
 
 
 def test_bad_models_and_parameters_are_refused(keys, server) -> None:

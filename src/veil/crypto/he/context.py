@@ -170,8 +170,9 @@ class HEContext:
         Raises
         ------
         ProtocolError
-            The bytes are not a serialized TenSEAL context, or it holds a secret
-            key (the client must never send it; the server refuses to keep it).
+            The bytes are not a serialized TenSEAL context, it holds a secret
+            key (the client must never send it; the server refuses to keep it),
+            or its parameters are not ``parameters``.
         """
         try:
             ctx = ts.context_from(data)
@@ -183,6 +184,21 @@ class HEContext:
             raise ProtocolError(
                 "the context holds a secret key; send only the public context "
                 "(HEContext.public_bytes)"
+            )
+        seal = ctx.seal_context().data
+        n = seal.key_context_data().parms().poly_modulus_degree()
+        bits = seal.key_context_data().total_coeff_modulus_bit_count()
+        levels = seal.first_context_data().chain_index()
+        if (n, bits, levels) != (
+            parameters.poly_modulus_degree,
+            sum(parameters.coeff_mod_bit_sizes),
+            parameters.levels,
+        ):
+            raise ProtocolError(
+                f"the context's parameters (N = {n}, {bits}-bit modulus, {levels} levels) differ "
+                f"from the expected ones (N = {parameters.poly_modulus_degree}, "
+                f"{sum(parameters.coeff_mod_bit_sizes)} bits, {parameters.levels} levels): "
+                "create it with the parameters the server announces at /info"
             )
         ctx.global_scale = 2.0**parameters.scale_bits
         return cls(ctx, parameters, data)
