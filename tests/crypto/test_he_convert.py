@@ -49,6 +49,16 @@ def test_sklearn_linear_models_convert(data) -> None:
         np.testing.assert_allclose(got, est.predict_proba(X)[:, 1], atol=TOL)
 
 
+def test_multiclass_logistic_regression_converts_with_its_softmax(data) -> None:
+    X, y_reg, _ = data
+    y3 = np.digitize(y_reg, np.quantile(y_reg, [1 / 3, 2 / 3]))
+    est = LogisticRegression(max_iter=500).fit(X, y3)
+    model = from_sklearn(est)
+    assert model.link == "softmax"
+    assert model.outputs == ("probability_0", "probability_1", "probability_2")
+    np.testing.assert_allclose(encrypted_predict(model, X), est.predict_proba(X), atol=TOL)
+
+
 def test_scaler_pipeline_is_folded_into_the_weights(data) -> None:
     X, _, y_cls = data
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.5)).fit(X, y_cls)
@@ -64,8 +74,8 @@ def test_unconvertible_sklearn_models_are_refused(data) -> None:
     with pytest.raises(ParameterError, match="not a fitted linear model"):
         from_sklearn(LogisticRegression())
     y3 = np.arange(len(X)) % 3
-    with pytest.raises(ParameterError, match="3 classes"):
-        from_sklearn(LogisticRegression().fit(X, y3))
+    with pytest.raises(ParameterError, match="3 classes, scored one-versus-rest"):
+        from_sklearn(SGDClassifier(loss="log_loss", random_state=0).fit(X, y3))
     with pytest.raises(ParameterError, match="no probability"):
         from_sklearn(LinearSVC().fit(X, y_cls))
 

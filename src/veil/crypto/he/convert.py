@@ -4,8 +4,9 @@ What converts:
 
 - scikit-learn: linear regressors (``LinearRegression``, ``Ridge``, ``Lasso``,
   ``ElasticNet``, ``SGDRegressor``...: any estimator with ``coef_`` and
-  ``intercept_`` and no ``classes_``), binary logistic classifiers
-  (``LogisticRegression``, ``SGDClassifier(loss="log_loss")``), and a
+  ``intercept_`` and no ``classes_``), logistic classifiers
+  (``LogisticRegression``, binary or multi-class with its softmax;
+  binary ``SGDClassifier(loss="log_loss")``), and a
   ``Pipeline`` of a ``StandardScaler`` before one of them (the scaler is
   folded into the weights: ``w / sigma`` and ``b - sum(w mu / sigma)``);
 - PyTorch: an ``nn.Sequential`` of ``nn.Linear`` layers and activations.
@@ -43,8 +44,8 @@ def from_sklearn(estimator: Any) -> HEModel:
     Raises
     ------
     ParameterError
-        The estimator is not fitted, not linear, or a classifier with more than
-        two classes or without a logistic loss.
+        The estimator is not fitted, not linear, a classifier without a
+        logistic loss, or a one-versus-rest multi-class classifier.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -94,10 +95,18 @@ def from_sklearn(estimator: Any) -> HEModel:
             feature_names=names,
             description=f"scikit-learn {kind}",
         )
-    if len(classes) != 2:
-        raise ParameterError(
-            f"{kind} has {len(classes)} classes; binary classifiers convert (one score, "
-            "probability = sigmoid), multi-class ones do not yet"
+    if len(classes) > 2:
+        if kind != "LogisticRegression":
+            raise ParameterError(
+                f"{kind} has {len(classes)} classes, scored one-versus-rest (no softmax): "
+                "use LogisticRegression, whose multi-class probabilities are a softmax"
+            )
+        return HEModel(
+            [Dense(w, b)],
+            link="softmax",
+            outputs=tuple(f"probability_{c}" for c in classes),
+            feature_names=names,
+            description=f"scikit-learn {kind} ({len(classes)} classes, softmax)",
         )
     loss = getattr(estimator, "loss", "log_loss")
     if kind != "LogisticRegression" and loss not in ("log_loss", "log"):
