@@ -114,6 +114,7 @@ def test_tampered_and_foreign_requests_get_one_line_errors_and_the_server_surviv
     )
     text = log.read_text()
     assert "POST /predict 400" in text and "POST /predict 200" in text
+    assert "digest mismatch" in text  # why a request was refused, in veil's own words
     assert "Traceback" not in text
     for value in X.to_numpy().ravel()[:50]:
         assert f"{value:.7f}".rstrip("0") not in text

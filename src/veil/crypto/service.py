@@ -148,24 +148,31 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # http.server's own lines; veil logs one line per request in _send
 
-    def _send(self, status: int, body: bytes, kind: str, started: float) -> None:
+    def _send(self, status: int, body: bytes, kind: str, started: float, note: str = "") -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        try:
+            size_in = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            size_in = -1
+        # Sizes, status and veil's own error text only: never a byte of the body.
         logger.info(
-            "%s %s %d %d bytes in, %d bytes out, %.3f s",
+            "%s %s %d %d bytes in, %d bytes out, %.3f s%s",
             self.command,
             self.path,
             status,
-            int(self.headers.get("Content-Length") or 0),
+            size_in,
             len(body),
             time.perf_counter() - started,
+            f" ({note})" if note else "",
         )
 
     def _error(self, status: int, message: str, started: float) -> None:
-        self._send(status, json.dumps({"error": message}).encode(), "application/json", started)
+        body = json.dumps({"error": message}).encode()
+        self._send(status, body, "application/json", started, note=message)
 
     def do_GET(self) -> None:
         started = time.perf_counter()
