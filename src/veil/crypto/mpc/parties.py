@@ -191,7 +191,34 @@ def run_parties(
     faults: dict[int, dict[str, float]] | None,
     timings: dict[str, float] | None,
 ) -> list[Any]:
-    """Start one process per node, wire them, wait for all; raise on any failure."""
+    """Start one process per node, wire them, wait for all; raise on any failure.
+
+    Parameters
+    ----------
+    programs
+        ``(name, args)`` per node, from :data:`veil.crypto.mpc.programs.PROGRAMS`:
+        the first ``n_parties`` are the computing parties, a further one the dealer.
+    n_parties
+        How many of the nodes compute (the dealer is node ``n_parties``).
+    timeout
+        Seconds any party waits for a message before it gives up.
+    faults
+        Test hooks per node (see :class:`~veil.crypto.mpc.channel.Channel`;
+        ``{"crash": 1}`` ends the process once its channels are up).
+    timings
+        Filled with ``protocol_s`` and ``total_s`` when given.
+
+    Returns
+    -------
+    list
+        Each node's output, in node order, only when every node succeeded.
+
+    Raises
+    ------
+    ProtocolError
+        The first failure to arrive (a party's own error, a dropped or stalled
+        party, a message that failed authentication); no output is returned.
+    """
     started = time.perf_counter()
     failed = True  # until every party has reported its result
     n_nodes = len(programs)
