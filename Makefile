@@ -24,18 +24,27 @@ $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e ".[dev]"
 	touch $@ $(VENV)/.core
 
+# What `make demo` runs: the core and the extras of the jobs it shows.
+DEMO_EXTRAS := ml
+
+$(VENV)/.demo: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install "$(TORCH)"
+	$(PIP) install -e ".[$(DEMO_EXTRAS)]"
+	touch $@ $(VENV)/.core
+
 $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[dev,bench]"
 	touch $@ $(VENV)/.dev $(VENV)/.core
 
 # The whole story on veil's synthetic patients table (seeded, nobody's real record):
-# how identifiable it is, a k-anonymous release, DP statistics charged to a ledger.
+# how identifiable it is, a k-anonymous release, DP statistics charged to a ledger,
+# a private model of readmission charged to the same budget and audited by attack.
 VEIL := $(VENV)/bin/veil
 DEMO := demo
 QUASI := -q age,sex,zip -s diagnosis
 
-demo: $(VENV)/.core
+demo: $(VENV)/.demo
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(PY) -c "from veil.datasets import patients; patients().write_csv('$(DEMO)/patients.csv')"
 	@echo "== 1. assess: how identifiable is the table?"
@@ -44,15 +53,19 @@ demo: $(VENV)/.core
 	$(VEIL) anonymize $(DEMO)/patients.csv $(QUASI) --identifier record_id --k 5 --l 2 \
 		-o $(DEMO)/released.csv --report $(DEMO)/2-anonymize.html
 	@echo "== 3. release statistics with differential privacy, charged to a ledger"
-	$(VEIL) ledger init patients --epsilon 1 --delta 1e-6 --ledger $(DEMO)/ledger.db
+	$(VEIL) ledger init patients --epsilon 4 --delta 1e-6 --ledger $(DEMO)/ledger.db
 	$(VEIL) dp query $(DEMO)/patients.csv --dataset patients --histogram age --bounds 0,120 \
 		--bins 12 --epsilon 0.5 --ledger $(DEMO)/ledger.db --report $(DEMO)/3-dp-histogram.html
 	$(VEIL) dp query $(DEMO)/patients.csv --dataset patients --mean length_of_stay \
 		--bounds 0,60 --epsilon 0.3 --ledger $(DEMO)/ledger.db
-	$(VEIL) ledger history patients --ledger $(DEMO)/ledger.db --report $(DEMO)/4-ledger.html
+	@echo "== 4. learn: a DP model of readmission (epsilon 3), against no privacy, attacked"
+	$(VEIL) train $(DEMO)/patients.csv --target readmitted --drop record_id,zip,birth_date \
+		--epsilon 3 --delta 1e-6 --bounds age=0:100,length_of_stay=0:60 --dataset patients \
+		--ledger $(DEMO)/ledger.db --audit -o $(DEMO)/model.pt --report $(DEMO)/4-train.html
+	$(VEIL) ledger history patients --ledger $(DEMO)/ledger.db --report $(DEMO)/5-ledger.html
 	@echo
 	@echo "Reports to open, in order: $(DEMO)/1-assess.html, $(DEMO)/2-anonymize.html,"
-	@echo "$(DEMO)/3-dp-histogram.html and $(DEMO)/4-ledger.html (start with the first)."
+	@echo "$(DEMO)/3-dp-histogram.html, $(DEMO)/4-train.html and $(DEMO)/5-ledger.html."
 
 # The HTML reports are checked in headless Chromium (tests/report/test_chromium.py);
 # CI runs as root on Debian, where this installs it when missing.

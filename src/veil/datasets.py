@@ -74,6 +74,22 @@ _STAY_MEAN = {  # mean length of stay in days, by diagnosis
     "Cancer": 9.0,
 }
 
+# diagnosis -> added log-odds of readmission within 30 days
+_READMISSION = {
+    "Hypertension": 0.0,
+    "Type 2 diabetes": 0.5,
+    "Asthma": -0.3,
+    "Depression": 0.3,
+    "Pneumonia": 0.6,
+    "Fracture": -0.2,
+    "Heart failure": 1.3,
+    "Migraine": -0.8,
+    "COPD": 1.1,
+    "Pregnancy care": -1.2,
+    "HIV": 0.7,
+    "Cancer": 1.0,
+}
+
 
 def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
     # A mixture that gives the older-skewed age profile of hospital admissions.
@@ -88,7 +104,8 @@ def patients(n: int = 5_000, *, seed: int = 0) -> pl.DataFrame:
 
     Columns: record_id (direct identifier); age, sex, zip, birth_date,
     ethnicity, marital_status, education (quasi-identifiers); diagnosis and
-    length_of_stay (sensitive). ``EXAMPLE_ROLES`` gives the roles the demo uses.
+    length_of_stay (sensitive); readmitted ("yes"/"no" within 30 days, the target
+    the demo's private model learns). ``EXAMPLE_ROLES`` gives the roles the demo uses.
 
     Parameters
     ----------
@@ -153,6 +170,12 @@ def patients(n: int = 5_000, *, seed: int = 0) -> pl.DataFrame:
     diagnosis = np.array(names)[diagnosis_idx]
     stay_mean = np.array([_STAY_MEAN[d] for d in names])[diagnosis_idx]
     length_of_stay = 1 + rng.poisson(stay_mean * (1 + np.maximum(age - 60, 0) / 60))
+    # Readmission within 30 days, more likely when old, after long stays and for
+    # chronic conditions: a target a model can learn (the demo's `veil train`).
+    # Its own generator, so the columns above do not change with it.
+    risk = np.array([_READMISSION[d] for d in names])[diagnosis_idx]
+    logit = -2.0 + 0.35 * (age - 60) / 10 + 0.15 * (length_of_stay - 5) + risk
+    readmitted = np.random.default_rng([seed, 1]).random(n) < 1 / (1 + np.exp(-logit))
 
     return pl.DataFrame(
         {
@@ -166,5 +189,6 @@ def patients(n: int = 5_000, *, seed: int = 0) -> pl.DataFrame:
             "education": education,
             "diagnosis": diagnosis,
             "length_of_stay": length_of_stay.astype(np.int64),
+            "readmitted": np.where(readmitted, "yes", "no"),
         }
     )
