@@ -20,12 +20,15 @@ from veil.learn.baseline import train_non_private
 from veil.learn.calibration import calibrate_noise_multiplier, dp_sgd_epsilon
 from veil.learn.estimators import DPLogisticRegression, DPMLPClassifier
 from veil.learn.gradients import per_sample_gradients
+from veil.learn.pate import PATE, PATEResult
 from veil.learn.trainer import DPTrainer, TrainingResult
 
 __all__ = [
     "DPLogisticRegression",
     "DPMLPClassifier",
     "DPTrainer",
+    "PATE",
+    "PATEResult",
     "TrainingResult",
     "calibrate_noise_multiplier",
     "dp_sgd_epsilon",

@@ -42,6 +42,7 @@ from veil.report import (
 __all__ = ["TrainingReport", "make_classifier", "train_table", "utility"]
 
 MODELS = ("mlp", "logistic")
+_NAMES = {"mlp": "multi-layer perceptron", "logistic": "logistic regression"}
 
 
 def make_classifier(model: str, **params: Any) -> DPMLPClassifier | DPLogisticRegression:
@@ -153,6 +154,9 @@ class TrainingReport(Result):
             out["audit"] = self.audit.to_dict()
         return out
 
+    def _estimated(self) -> bool:
+        return any(s.source == "dp" for s in self.model.encoder_.specs)
+
     def to_document(self) -> Document:
         rows = [
             ["DP model", pct(self.metrics["accuracy"]), num(self.metrics["auc"])],
@@ -162,10 +166,11 @@ class TrainingReport(Result):
             "Model",
             [
                 Paragraph(
-                    f"A {self.kind} predicting {self.target!r}, trained with DP-SGD on "
-                    f"{self.n_train:,} rows: ({self.epsilon:.3g}, {self.delta:g})-differentially "
-                    f"private, the loss of bounds estimation included. Measured on {self.n_test:,} "
-                    "held-out rows.",
+                    f"A {_NAMES.get(self.kind, self.kind)} predicting {self.target!r}, trained "
+                    f"with DP-SGD on {self.n_train:,} rows: ({self.epsilon:.3g}, {self.delta:g})-"
+                    "differentially private"
+                    + (", the bounds estimated with DP included" if self._estimated() else "")
+                    + f". Measured on {self.n_test:,} held-out rows.",
                     "good",
                 ),
                 Table(["model", "accuracy", "ROC AUC"], rows, title="Utility on held-out rows"),
@@ -193,19 +198,22 @@ class TrainingReport(Result):
         )
         if self.curve:
             xs = [p["epsilon"] for p in self.curve]
+            # ROC AUC when it exists: on an imbalanced target a model that always
+            # predicts the majority keeps the same accuracy at every epsilon.
+            key = "auc" if all(math.isfinite(p["auc"]) for p in self.curve) else "accuracy"
+            label = "ROC AUC" if key == "auc" else "accuracy"
             sections.append(
                 Section(
                     "Privacy-utility curve",
                     [
                         LineChart(
                             [
-                                LineSeries("DP model", xs, [p["accuracy"] for p in self.curve]),
-                                LineSeries("no privacy", xs, [self.baseline["accuracy"]] * len(xs)),
+                                LineSeries("DP model", xs, [p[key] for p in self.curve]),
+                                LineSeries("no privacy", xs, [self.baseline[key]] * len(xs)),
                             ],
-                            title="Held-out accuracy against epsilon",
+                            title=f"Held-out {label} against epsilon",
                             x_label="epsilon",
-                            y_label="accuracy",
-                            log_x=True,
+                            y_label=label,
                         ),
                         Table(
                             ["epsilon", "accuracy", "ROC AUC"],
