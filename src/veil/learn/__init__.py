@@ -24,10 +24,10 @@ from veil.learn.pate import PATE, PATEResult
 from veil.learn.trainer import DPTrainer, TrainingResult
 
 __all__ = [
+    "PATE",
     "DPLogisticRegression",
     "DPMLPClassifier",
     "DPTrainer",
-    "PATE",
     "PATEResult",
     "TrainingResult",
     "calibrate_noise_multiplier",
