@@ -127,3 +127,18 @@ def test_serve_bad_input(tmp_path, capsys) -> None:
     _one_line_error(capsys, "--port must be in")
     assert main(["crypto", "serve", str(model), "--server-sigmoid", "three"]) == 2
     _one_line_error(capsys, "--server-sigmoid must be DEGREE,BOUND")
+
+
+def test_he_commands_without_tenseal_say_which_extra_to_install(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tenseal", None)  # what a missing package looks like
+    data = tmp_path / "rows.csv"
+    data.write_text("a\n1\n")
+    args = ["crypto", "predict", str(data), "--server", "http://x", "-o", str(tmp_path / "o.csv")]
+    assert main(args) == 2
+    _one_line_error(capsys, "pip install 'veil[crypto]'")
+    assert main(["crypto", "serve", str(data)]) == 2
+    _one_line_error(capsys, "needs TenSEAL")

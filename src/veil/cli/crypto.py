@@ -38,6 +38,16 @@ def _pair(text: str | None, option: str) -> tuple[int, float] | None:
     raise AssertionError  # unreachable: fail raises
 
 
+def _require_tenseal() -> None:
+    """One line instead of a traceback when the `crypto` extra is missing."""
+    import importlib
+
+    try:
+        importlib.import_module("tenseal")
+    except ImportError:
+        fail("homomorphic encryption needs TenSEAL: pip install 'veil[crypto]'")
+
+
 def _features(frame: pl.DataFrame, data: Path, names: list[str] | None, n: int) -> np.ndarray:
     """The model's feature columns of ``frame`` as a float matrix, or a one-line error."""
     import numpy as np
@@ -82,6 +92,7 @@ def serve(
     ),
 ) -> None:
     """Serve encrypted predictions of MODEL: the server never sees features or results."""
+    _require_tenseal()
     from veil.crypto.he import load_model
     from veil.crypto.service import HEServer
 
@@ -119,6 +130,7 @@ def predict(
     """Encrypt DATA, have --server score it, decrypt: `probability` or `prediction` in -o."""
     import polars as pl
 
+    _require_tenseal()
     from veil.crypto.service import HEClient
     from veil.io import read_table, write_table
     from veil.outputs import check_outputs
