@@ -38,14 +38,14 @@ def _pair(text: str | None, option: str) -> tuple[int, float] | None:
     raise AssertionError  # unreachable: fail raises
 
 
-def _require_tenseal() -> None:
+def _require_tenseal(why: str = "homomorphic encryption needs TenSEAL") -> None:
     """One line instead of a traceback when the `crypto` extra is missing."""
     import importlib
 
     try:
         importlib.import_module("tenseal")
     except ImportError:
-        fail("homomorphic encryption needs TenSEAL: pip install 'veil[crypto]'")
+        fail(f"{why}: pip install 'veil[crypto]'")
 
 
 def _features(frame: pl.DataFrame, data: Path, names: list[str] | None, n: int) -> np.ndarray:
@@ -158,6 +158,7 @@ def mpc_predict(
     """Score DATA with MODEL held as secret shares by 2-3 party processes and a dealer."""
     import polars as pl
 
+    _require_tenseal("reading models goes through veil.crypto.he, which needs TenSEAL")
     from veil.crypto.he import Dense, load_model
     from veil.crypto.mpc import shared_predict
     from veil.io import read_table, write_table
