@@ -145,3 +145,18 @@ def test_in_process_server_for_a_torch_mlp_and_a_regressor() -> None:
         client = HEClient(server.url)
         assert client.outputs == ["prediction"]
         np.testing.assert_allclose(client.predict(X)[:, 0], reg.predict(X), atol=1e-3)
+
+
+def test_server_side_sigmoid_returns_probabilities_within_the_stated_error() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(50, 3))
+    est = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    from veil.crypto.he import from_sklearn
+
+    model = from_sklearn(est).with_server_link(degree=3, bound=8.0)
+    with HEServer(model) as server:
+        client = HEClient(server.url)
+        assert client.info["link"] == "identity" and client.outputs == ["probability"]
+        got = client.predict(X)[:, 0]
+    assert np.abs(est.decision_function(X)).max() < 8.0  # inside the fitted range
+    assert np.max(np.abs(got - est.predict_proba(X)[:, 1])) <= model.approximation_error + 1e-4
