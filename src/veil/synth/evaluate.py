@@ -213,6 +213,7 @@ def _utility(
 ) -> dict[str, Any]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import accuracy_score, roc_auc_score
+    from threadpoolctl import threadpool_limits
 
     features = [c for c in train.columns if c != target]
     (x_train, x_syn, x_hold), categorical = _model_inputs(
@@ -237,7 +238,9 @@ def _utility(
             out[name] = None  # one class only: no model to train
             continue
         model = HistGradientBoostingClassifier(categorical_features=categorical, random_state=seed)
-        model.fit(x[ok], labels_[ok])
+        # One thread: OpenMP threads spin and stall each other on a busy machine.
+        with threadpool_limits(limits=1):
+            model.fit(x[ok], labels_[ok])
         if binary:
             proba = model.predict_proba(x_hold[keep])
             positive = list(model.classes_).index(1) if 1 in model.classes_ else None
