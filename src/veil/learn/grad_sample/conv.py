@@ -50,6 +50,13 @@ def _unfold(
     return torch.stack(views, 2).reshape(x.shape[0], -1, ho * wo)
 
 
+def _weight_from(a: Tensor, g: Tensor) -> Tensor:
+    """Per-sample weight gradients ``[n, G * p * d]`` from unfolded ``a`` and ``g``: one bmm."""
+    n, groups, d, length = a.shape
+    w = torch.bmm(g.reshape(n * groups, -1, length), a.reshape(n * groups, d, length).mT)
+    return w.reshape(n, -1)
+
+
 @register_rule
 class ConvRule(GradSampleRule):
     """Convolutions over one or two spatial dimensions, any stride, dilation, groups, padding."""
@@ -88,14 +95,19 @@ class ConvRule(GradSampleRule):
         g = g.reshape(n, groups, -1, a.shape[-1])
         return a, g
 
+    def _weight(self, cap: Capture) -> Tensor:
+        """Per-sample weight gradients ``[n, G * p * d]`` (one batched matrix product)."""
+        return _weight_from(*self._unfold(cap))
+
     def per_sample(self, cap: Capture) -> list[Tensor]:
-        a, g = self._unfold(cap)
+        g = cap.grad
+        assert g is not None
+        n = g.shape[0]
         out = []
         if self.has_weight:
-            w = torch.einsum("ngpl,ngdl->ngpd", g, a)
-            out.append(w.reshape(a.shape[0], *self.module.weight.shape))
+            out.append(self._weight(cap).reshape(n, *self.module.weight.shape))
         if self.has_bias:
-            out.append(g.sum(3).reshape(a.shape[0], -1))
+            out.append(g.reshape(n, g.shape[1], -1).sum(2))
         return out
 
     def sq_norms(self, cap: Capture) -> tuple[Tensor, Any]:
@@ -112,9 +124,9 @@ class ConvRule(GradSampleRule):
                 gg = torch.einsum("ngpl,ngpm->nglm", g, g)
                 total = total + (aa * gg).sum((1, 2, 3))
             else:
-                w = torch.einsum("ngpl,ngdl->ngpd", g, a)
+                w = _weight_from(a, g)
                 cache["weight"] = w
-                total = total + torch.linalg.vector_norm(w.reshape(n, -1), dim=1).square()
+                total = total + torch.linalg.vector_norm(w, dim=1).square()
         if self.has_bias:
             b = g_out.reshape(n, g_out.shape[1], -1).sum(2)
             cache["bias"] = b
@@ -128,8 +140,7 @@ class ConvRule(GradSampleRule):
         out = []
         if self.has_weight:
             if "weight" in cache:
-                w = torch.einsum("n,ngpd->gpd", factors, cache["weight"])
-                out.append(w.reshape(m.weight.shape))
+                out.append(torch.mv(cache["weight"].t(), factors).reshape(m.weight.shape))
             else:
                 x, padding = self._padded(cap.a)
                 scale = factors.reshape(-1, *([1] * (g.dim() - 1)))
