@@ -19,9 +19,16 @@ $(VENV)/.core: pyproject.toml | $(VENV)/bin/python
 # installed: an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
+# pycanon (the anonymity cross-checks' reference) pins exact versions of typer and
+# typing_extensions that Flower's pins exclude; it runs with the ones installed.
+PYCANON := pycanon==1.3.6
+PYCANON_NEEDS := beartype==0.22.2 tabulate==0.8.10 reportlab pyreadstat docutils
+
 $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[dev]"
+	$(PIP) install --no-deps $(PYCANON)
+	$(PIP) install $(PYCANON_NEEDS)
 	touch $@ $(VENV)/.core
 
 # What `make demo` runs: the core and the extras of the jobs it shows.
@@ -35,6 +42,8 @@ $(VENV)/.demo: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install "$(TORCH)"
 	$(PIP) install -e ".[dev,bench]"
+	$(PIP) install --no-deps $(PYCANON)
+	$(PIP) install $(PYCANON_NEEDS)
 	touch $@ $(VENV)/.dev $(VENV)/.core
 
 # The whole story on veil's synthetic patients table (seeded, nobody's real record):
