@@ -137,11 +137,21 @@ def test_nan_in_x_or_y_is_a_data_error() -> None:
         ({"noise_multiplier": 1.0, "accountant": "nope"}, "accountant"),
         ({"noise_multiplier": 1.0, "ledger": "x.db"}, "dataset"),
         ({"noise_multiplier": 1.0, "delta": 0.0}, "delta"),
+        ({"noise_multiplier": 1.0, "clipping": "ghost"}, "clipping"),
     ],
 )
 def test_bad_parameters(kwargs: dict, word: str) -> None:
     with pytest.raises(ParameterError, match=word):
         DPTrainer(**kwargs)
+
+
+def test_functorch_clipping_and_bce_loss_train() -> None:
+    X, y = _separable(300)
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    result = DPTrainer(
+        noise_multiplier=1.0, batch_size=30, epochs=1, loss="bce", clipping="functorch"
+    ).fit(model, X, y.astype(np.float32))
+    assert result.steps == 10 and np.isfinite(result.history[0]["loss"])
 
 
 def test_batch_larger_than_data() -> None:

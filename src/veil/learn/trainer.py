@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from veil.errors import ParameterError
 from veil.learn.calibration import calibrate_noise_multiplier, dp_sgd_epsilon
 from veil.learn.data import as_tensors
-from veil.learn.grad_sample import GradSampler
+from veil.learn.grad_sample import CLIPPING_MODES, GradSampler
 from veil.learn.losses import as_loss, target_dtype
 from veil.learn.progress import EpochProgress
 from veil.learn.sampling import PoissonSampler, reseed, secure_generator
@@ -191,6 +191,10 @@ class DPTrainer:
         self.optimizer = optimizer
         get_accountant(accountant)
         self.accountant = accountant
+        if clipping not in CLIPPING_MODES:
+            raise ParameterError(
+                f"clipping must be one of {', '.join(CLIPPING_MODES)}; got {clipping!r}"
+            )
         self.clipping = clipping
         self.loss = loss
         self._loss_fn = as_loss(loss)
