@@ -10,6 +10,8 @@ from veil.cli import audit as _audit  # noqa: F401  registers `veil audit`
 from veil.cli import crypto as _crypto  # noqa: F401  registers `veil crypto`
 from veil.cli import dp as _dp  # noqa: F401  registers `veil dp`
 from veil.cli import ledger as _ledger  # noqa: F401  registers `veil ledger`
+from veil.cli import pii as _pii  # noqa: F401  registers `veil pii`
+from veil.cli import site as _site  # noqa: F401  registers `veil site`
 from veil.cli import synth as _synth  # noqa: F401  registers `veil synth`
 from veil.cli import train as _train  # noqa: F401  registers `veil train`
 from veil.cli.app import app
