@@ -71,16 +71,16 @@ print(json.dumps({"seconds": seconds}))
 _SDV = """
 import json, sys, time
 import pandas as pd
-from sdv.metadata import SingleTableMetadata
+from sdv.metadata import Metadata
 from sdv.single_table import GaussianCopulaSynthesizer
 train, out, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 df = pd.read_csv(train)
 start = time.perf_counter()
-meta = SingleTableMetadata()
-meta.detect_from_dataframe(df)
+meta = Metadata.detect_from_dataframes({"adult": df})
 synth = GaussianCopulaSynthesizer(meta)
-synth.fit(df)
+synth.fit({"adult": df})  # SDV 2.0 takes and returns {table name: frame}
 sample = synth.sample(rows)
+sample = sample["adult"] if isinstance(sample, dict) else sample
 seconds = time.perf_counter() - start
 sample.to_csv(out, index=False)
 print(json.dumps({"seconds": seconds}))

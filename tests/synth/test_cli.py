@@ -66,6 +66,7 @@ def test_mst_default_prints_a_table(data: Path, tmp_path: Path, capsys) -> None:
         (["--bounds", "zzz=0:1"], "zzz"),
         (["--ledger", "x.db"], "--ledger needs --dataset"),
         (["--holdout", "1.5"], "holdout"),
+        (["--rounds", "5"], "--rounds applies to --method aim only"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

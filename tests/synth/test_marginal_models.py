@@ -10,6 +10,7 @@ runs, so a false failure needs a many-sigma fluctuation of the noise.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -50,6 +51,12 @@ def test_mst_beats_the_baseline_and_spends_exactly_epsilon(
     assert syn.meter_.spent == pytest.approx(syn.rho_, rel=1e-9)
     assert book.history("toy").records[0].state == "finished"
     book.close()
+    # Cross-check: veil's numpy projection of the fitted model is private-pgm's own.
+    mrf = syn.model_.mrf
+    for clique in [("a",), ("a", "b"), ("b", "a"), ("c", "d"), ("d",)]:
+        if syn.model_.supports(clique):
+            expected = np.asarray(mrf.project(clique).datavector(flatten=True))
+            np.testing.assert_allclose(syn.model_.project(clique), expected, rtol=1e-9)
 
 
 def test_aim_beats_the_baseline(table: pl.DataFrame, baseline_tvd: float) -> None:

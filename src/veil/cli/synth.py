@@ -54,6 +54,9 @@ def synth(
     holdout: float = typer.Option(
         0.2, "--holdout", help="Share of rows kept out of the fit to evaluate it (0: none)."
     ),
+    rounds: int | None = typer.Option(
+        None, "--rounds", help="AIM: planned rounds (default 16 per column); fewer is faster."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seeds sampling and split, not noise."),
     dataset: str | None = typer.Option(
         None, "--dataset", help="Charge this dataset's budget in the ledger."
@@ -73,6 +76,9 @@ def synth(
 
     if method not in SYNTHESIZERS:
         fail(f"unknown method {method!r}; choose one of: {', '.join(SYNTHESIZERS)}")
+    if rounds is not None and method != "aim":
+        fail(f"--rounds applies to --method aim only; got --method {method}")
+    options = {"rounds": rounds} if rounds is not None else {}
     if ledger is not None and dataset is None:
         fail("--ledger needs --dataset: the dataset whose budget the synthesis is charged to")
     book_path = (ledger or Path(DEFAULT_LEDGER)) if dataset is not None else None
@@ -96,7 +102,8 @@ def synth(
                 dataset=dataset,
                 spender=spender,
                 seed=seed,
-                progress=not json and sys.stderr.isatty(),
+                progress=sys.stderr.isatty(),
+                **options,
             )
     finally:
         if book is not None:

@@ -211,9 +211,11 @@ class _Progress:
     def __init__(self, show: bool) -> None:
         self.progress: Any = None
         if show:
+            from rich.console import Console
             from rich.progress import Progress
 
-            self.progress = Progress(transient=True)
+            # On stderr, so that the command's own output (JSON, tables) stays clean.
+            self.progress = Progress(console=Console(stderr=True), transient=True)
             self.progress.start()
             self.task = self.progress.add_task("AIM: budget spent", total=1.0)
 
