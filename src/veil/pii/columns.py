@@ -219,25 +219,26 @@ def _classify(
     if whole:
         kind, count = max(whole.items(), key=lambda kv: kv[1])
         if count >= 0.5 * len(sample):
-            evidence.append(f"{count / len(sample):.0%} of sampled values are {kind}")
+            evidence.append(f"{count / len(sample):.0%} of sampled distinct values are {kind}")
             if hint:
                 evidence.append(hint[2])
             return ColumnFinding(name, dtype, DIRECT, kind, evidence, ratio, shares)
     words = sum(len(v.split()) for v in sample) / len(sample) if sample else 0.0
     if is_text and words >= 4 and holding >= max(1, 0.02 * len(sample)):
         listed = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
-        evidence.append(f"free text: {holding / len(sample):.0%} of values hold PII ({listed})")
+        share = holding / len(sample)
+        evidence.append(f"free text: {share:.0%} of distinct values hold PII ({listed})")
         return ColumnFinding(name, dtype, DIRECT, "FREE_TEXT", evidence, ratio, shares)
     if hint and hint[0] == DIRECT:
         evidence.append(hint[2])
         return ColumnFinding(name, dtype, DIRECT, hint[1], evidence, ratio, shares)
+    if hint:  # a named quasi-identifier or sensitive attribute, however unique (age)
+        evidence.append(hint[2])
+        return ColumnFinding(name, dtype, hint[0], "", evidence, ratio, shares)
     keyish = not series.dtype.is_float() and not series.dtype.is_temporal()
     if keyish and non_null >= 20 and ratio >= 0.9 and (is_text or series.dtype.is_integer()):
         evidence.append(f"{ratio:.0%} of values are distinct: it singles out rows (a key)")
         return ColumnFinding(name, dtype, DIRECT, "IDENTIFIER", evidence, ratio, shares)
-    if hint:
-        evidence.append(hint[2])
-        return ColumnFinding(name, dtype, hint[0], "", evidence, ratio, shares)
     if words and words < 4 and set(_words(name)) & _IDENTIFIER_WORDS and ratio >= 0.5:
         evidence.append(f"its name reads as a code and {ratio:.0%} of values are distinct")
         return ColumnFinding(name, dtype, QUASI, "", evidence, ratio, shares)

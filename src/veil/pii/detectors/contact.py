@@ -45,11 +45,13 @@ class EmailDetector(Detector):
 
 # International (+ and 7-15 digits, E.164), North American ((555) 123-4567,
 # 555-123-4567) and national numbers with a trunk 0 (020 7946 0958, 06 12 34 56 78).
-_PHONE = re.compile(
-    r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,4}){1,5}"
-    r"|\(\d{3}\) ?\d{3}[ .-]\d{4}"
-    r"|\d{3}([.-])\d{3}\1\d{4}"
-    r"|0\d{1,4}(?:[ .-]\d{2,4}){2,4}"
+#
+# Each pattern starts with one character class, so that the engine skips the
+# text between candidates in C (a leading alternation would try every position).
+_PHONES = (
+    re.compile(r"\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,4}){1,5}"),
+    re.compile(r"\(\d{3}\) ?\d{3}[ .-]\d{4}"),
+    re.compile(r"\d(?:\d{2}([.-])\d{3}\1\d{4}|(?<=0)\d{0,3}(?:[ .-]\d{2,4}){2,4})"),
 )
 
 
@@ -66,7 +68,7 @@ class PhoneDetector(Detector):
     entities = ("PHONE",)
 
     def find(self, text: str) -> Iterator[Finding]:
-        for match in _PHONE.finditer(text):
+        for match in (m for pattern in _PHONES for m in pattern.finditer(text)):
             start, end = match.span()
             if not word_bounded(text, start, end):
                 continue
@@ -80,7 +82,7 @@ class PhoneDetector(Detector):
             yield self._finding(text, start, end, "PHONE", base)
 
 
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
+_URL = re.compile(r"[hHwW](?:(?<=[hH])[tT][tT][pP][sS]?://|(?<=[wW])[wW][wW]\.)[^\s<>\"'`{}|\\^]+")
 _TRAILING = ".,;:!?)]}'\""
 
 

@@ -11,7 +11,7 @@ from veil.pii.findings import Finding
 
 __all__ = ["SpanishIdDetector", "UsSsnDetector"]
 
-_SSN = re.compile(r"\d{3}([- ])\d{2}\1\d{4}|\d{9}")
+_SSN = re.compile(r"\d(?:\d{2}([- ])\d{2}\1\d{4}|\d{8})")
 
 
 @register
