@@ -225,6 +225,43 @@ def test_padding_options_match_functorch() -> None:
         torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_channels_last_activations_match_functorch(stride: int) -> None:
+    """1-channel images from numpy can carry strides mkldnn reads as channels-last
+    (stride 1 on the channel), so it hands channels-last activations to the next
+    convolution, which takes veil's NHWC unfold. Opacus 1.6's conv rule gets such
+    inputs wrong (its per-sample gradients differ from torch.func's and do not sum
+    to torch's batch gradient), so these are checked against torch.func and torch."""
+    torch.manual_seed(stride)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, padding=1, stride=stride, dilation=stride),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.LazyLinear(CLASSES),
+    )
+    x = torch.randn(5, 8, 8, 1).permute(0, 3, 1, 2)  # strides (64, 1, 8, 1)
+    model(x)
+    y = torch.randint(0, CLASSES, (5,))
+    sampler = GradSampler(model)
+    sampler._forward_backward(x, y, cross_entropy)
+    assert sampler.rules[1]._channels_last(sampler._captures[1][0])
+    sampler.remove()
+    ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+    ours = per_sample_gradients(model, "cross_entropy", x, y)
+    torch.nn.functional.cross_entropy(model(x), y, reduction="sum").backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(ours[name], ref[name], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(ours[name].sum(0), p.grad, rtol=1e-4, atol=1e-5)
+    model.zero_grad(set_to_none=True)
+    sampler = GradSampler(model)
+    sums, _ = sampler.clipped_sum(x, y, cross_entropy, 1e9)  # nothing clipped: the batch gradient
+    sampler.remove()
+    for name, s in zip(sampler.names, sums, strict=True):
+        torch.testing.assert_close(s, ref[name].sum(0), rtol=1e-4, atol=1e-5)
+
+
 def test_in_place_activation_after_a_layer_is_handled() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True), nn.Linear(8, CLASSES))

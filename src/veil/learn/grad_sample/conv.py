@@ -47,7 +47,47 @@ def _unfold(
         for i in range(kh)
         for j in range(kw)
     ]
-    return torch.stack(views, 2).reshape(x.shape[0], -1, ho * wo)
+    # An explicit row-major buffer: the activations are often channels-last (mkldnn's
+    # choice), and stack would follow them, making the reshape below a second copy.
+    out = torch.empty(x.shape[0], x.shape[1], kh * kw, ho, wo, dtype=x.dtype, device=x.device)
+    return torch.stack(views, 2, out=out).reshape(x.shape[0], -1, ho * wo)
+
+
+def _channels_last_weight(
+    x: Tensor,
+    g: Tensor,
+    kernel: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: tuple[int, ...],
+    stride: tuple[int, ...],
+) -> Tensor:
+    """Per-sample weight gradients ``[n, p * kh * kw * C]`` (kernel offset before channel)
+    of an ungrouped 2-D convolution whose input is channels-last.
+
+    mkldnn often hands channels-last activations to the next layer; unfolding
+    them into patches with the channels innermost reads each position's
+    channels as one contiguous run instead of gathering them.
+    """
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    n, c = x.shape[0], x.shape[1]
+    xl = x.permute(0, 2, 3, 1)  # [n, H, W, C], contiguous for a channels-last x
+    if ph or pw:
+        xl = F.pad(xl, (0, 0, pw, pw, ph, ph))
+    ho = (xl.shape[1] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xl.shape[2] - dw * (kw - 1) - 1) // sw + 1
+    views = [
+        xl[:, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    a = torch.empty(n, ho, wo, kh * kw, c, dtype=x.dtype, device=x.device)
+    a = torch.stack(views, 3, out=a).reshape(n, ho * wo, -1)
+    p = g.shape[1]
+    if g.is_contiguous(memory_format=torch.channels_last):
+        gm = g.permute(0, 2, 3, 1).reshape(n, ho * wo, p).mT
+    else:
+        gm = g.reshape(n, p, ho * wo)
+    return torch.bmm(gm, a.to(g.dtype)).reshape(n, -1)
 
 
 def _weight_from(a: Tensor, g: Tensor) -> Tensor:
@@ -95,19 +135,42 @@ class ConvRule(GradSampleRule):
         g = g.reshape(n, groups, -1, a.shape[-1])
         return a, g
 
+    def _channels_last(self, cap: Capture) -> bool:
+        """Whether the input is channels-last 2-D and the layer ungrouped (the NHWC path)."""
+        a = cap.a
+        return (
+            self.module.groups == 1
+            and a.dim() == 4
+            and not a.is_contiguous()
+            and a.is_contiguous(memory_format=torch.channels_last)
+        )
+
     def _weight(self, cap: Capture) -> Tensor:
-        """Per-sample weight gradients ``[n, G * p * d]`` (one batched matrix product)."""
+        """Per-sample weight gradients ``[n, G * p * d]``, (p, kh, kw, C) when channels-last."""
+        if self._channels_last(cap):
+            m = self.module
+            x, padding = self._padded(cap.a)
+            g = cap.grad
+            assert g is not None
+            return _channels_last_weight(x, g, m.kernel_size, m.dilation, padding, m.stride)
         return _weight_from(*self._unfold(cap))
+
+    def _to_weight_layout(self, cap: Capture, w: Tensor) -> Tensor:
+        """``[..., G * p * d]`` in the weight's own (p, C, kh, kw) order."""
+        m = self.module
+        if not self._channels_last(cap):
+            return w.reshape(*w.shape[:-1], *m.weight.shape)
+        p, c, kh, kw = m.weight.shape
+        return w.reshape(*w.shape[:-1], p, kh, kw, c).movedim(-1, -3).contiguous()
 
     def per_sample(self, cap: Capture) -> list[Tensor]:
         g = cap.grad
         assert g is not None
-        n = g.shape[0]
         out = []
         if self.has_weight:
-            out.append(self._weight(cap).reshape(n, *self.module.weight.shape))
+            out.append(self._to_weight_layout(cap, self._weight(cap)))
         if self.has_bias:
-            out.append(g.reshape(n, g.shape[1], -1).sum(2))
+            out.append(g.sum(tuple(range(2, g.dim()))))
         return out
 
     def sq_norms(self, cap: Capture) -> tuple[Tensor, Any]:
@@ -117,18 +180,19 @@ class ConvRule(GradSampleRule):
         total = torch.zeros(n, dtype=g_out.dtype, device=g_out.device)
         cache: dict[str, Tensor] = {}
         if self.has_weight:
-            a, g = self._unfold(cap)
-            length, d, p = a.shape[3], a.shape[2], g.shape[2]
-            if ghost_is_cheaper(length, d, p):
+            m = self.module
+            length, d = g_out[0, 0].numel(), m.weight[0].numel()
+            if ghost_is_cheaper(length, d, m.out_channels // m.groups):
+                a, g = self._unfold(cap)
                 aa = torch.einsum("ngdl,ngdm->nglm", a, a)
                 gg = torch.einsum("ngpl,ngpm->nglm", g, g)
                 total = total + (aa * gg).sum((1, 2, 3))
             else:
-                w = _weight_from(a, g)
+                w = self._weight(cap)
                 cache["weight"] = w
                 total = total + torch.linalg.vector_norm(w, dim=1).square()
         if self.has_bias:
-            b = g_out.reshape(n, g_out.shape[1], -1).sum(2)
+            b = g_out.sum(tuple(range(2, g_out.dim())))
             cache["bias"] = b
             total = total + b.square().sum(1)
         return total, cache
@@ -140,7 +204,7 @@ class ConvRule(GradSampleRule):
         out = []
         if self.has_weight:
             if "weight" in cache:
-                out.append(torch.mv(cache["weight"].t(), factors).reshape(m.weight.shape))
+                out.append(self._to_weight_layout(cap, torch.mv(cache["weight"].t(), factors)))
             else:
                 x, padding = self._padded(cap.a)
                 scale = factors.reshape(-1, *([1] * (g.dim() - 1)))
