@@ -299,7 +299,8 @@ Accuracy on the held-out 20% after {epochs} epochs on Adult (lr 1e-3 without
 DP, 2e-3 with) and {cnn_epochs} on digits (lr 3e-3), with the noise multipliers
 calibrated by PLD for epsilon 1, 3 and 8 (Adult: {sig}; digits: {csig}).
 Opacus' accuracy is that of its ghost mode (its hooks mode computes the same
-update). {THREADS} torch thread(s): on a shared 2-core machine a second
+update); its loader samples at rate 1/len(loader), a little below 256/n on
+digits. {THREADS} torch thread(s): on a shared 2-core machine a second
 intra-op thread makes every method erratically slower.
 
 {table}
