@@ -81,7 +81,7 @@ def populate(state: Path, database: str | None = None, *, alice_epsilon: float =
             description="Diabetes screening of adults, BMI and age",
             identifier=["name"],
             quasi=["age", "sex"],
-            sensitive=["diabetic"],
+            sensitive=["bmi", "diabetic"],
             mock=state / "mock.csv",
         )
         tokens = {

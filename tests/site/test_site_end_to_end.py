@@ -25,7 +25,7 @@ def _story(url: str, tokens: dict) -> None:
     assert roles == {
         "name": "identifier",
         "age": "quasi",
-        "bmi": "insensitive",
+        "bmi": "sensitive",
         "sex": "quasi",
         "diabetic": "sensitive",
     }
