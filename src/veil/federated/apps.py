@@ -128,14 +128,23 @@ def server_app(
     return app
 
 
+def _stage(msg: Message) -> str:
+    """The SecAgg+ stage a message asks for, or its message type."""
+    for record in msg.content.config_records.values():
+        if "stage" in record:
+            return str(record["stage"])
+    return str(msg.metadata.message_type)
+
+
 class LocalGrid(Grid):
     """Flower's ``Grid`` delivering messages to client apps in this process, synchronously.
 
     Runs a ``ServerApp`` and its workflows (SecAgg+ included) unchanged
     without a SuperLink or Ray. Every message the server receives is kept in
     :attr:`received` (to inspect what the server saw); ``drop`` maps a
-    message type (e.g. ``"train.ask_keys"`` or ``"train"``) to node ids that
-    do not answer it (a dropout at that stage of the protocol).
+    SecAgg+ stage (``"setup"``, ``"share_keys"``, ``"collect_masked_vectors"``,
+    ``"unmask"``) or a message type (``"train"``) to node ids that do not
+    answer it (a dropout at that point of the protocol).
     """
 
     def __init__(
@@ -189,7 +198,7 @@ class LocalGrid(Grid):
             msg.metadata.__dict__["_run_id"] = 1
             ids.append(msg.metadata.message_id)
             node = msg.metadata.dst_node_id
-            if node in self.drop.get(msg.metadata.message_type, ()):
+            if node in self.drop.get(_stage(msg), ()):
                 continue
             # A transport hands each side its own copy (the workflows share content objects).
             reply = copy.deepcopy(self.app(copy.deepcopy(msg), self.contexts[node]))

@@ -176,6 +176,22 @@ class AuthenticatedClientManager(SimpleClientManager):
         self.public_keys = list(public_keys)
         self.timeout = timeout
         self.rejected: list[str] = []
+        self.started = False
+
+    def sample(
+        self, num_clients: int, min_num_clients: int | None = None, criterion: Any = None
+    ) -> list[Any]:
+        """Wait for ``min_num_clients`` once, at the start; later rounds take whoever is connected.
+
+        A site that left (killed, disconnected) does not stall the run: the
+        round goes on with the clients still there, as long as one is.
+        """
+        if not self.started:
+            self.wait_for(min_num_clients or num_clients)
+            self.started = True
+        else:
+            self.wait_for(1)
+        return super().sample(min(num_clients, self.num_available()), 1, criterion)
 
     def register(self, client: Any) -> bool:
         threading.Thread(target=self._admit, args=(client,), daemon=True).start()
@@ -349,6 +365,7 @@ def run_server(
         evaluate_fn=evaluate_fn if test is not None else None,
         fit_config=lambda r: {"server_round": r, "task": spec},
         federated_evaluation=test is None,
+        sample_all=True,
         **(strategy_options or {}),
     )
     top: Any = _DeployRecorder(Screened(inner, task.shapes()), history, began)

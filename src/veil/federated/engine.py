@@ -186,7 +186,9 @@ def run_rounds(
         record = {
             "round": server_round,
             "clients": len(results),
-            "sampled": len(instructions),
+            # Picked by the strategy, including those the availability model kept away.
+            "sampled": len(instructions)
+            + len(getattr(strategy, "dropped", {}).get(server_round, [])),
             "failures": len(failures),
             "accuracy": float(metrics.get("accuracy", float("nan"))),
             "loss": float(loss),

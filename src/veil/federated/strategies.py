@@ -133,6 +133,7 @@ def make_strategy(
     evaluate_fn: Callable[..., Any] | None = None,
     fit_config: Callable[[int], dict[str, Any]] | None = None,
     federated_evaluation: bool = False,
+    sample_all: bool = False,
     **options: Any,
 ) -> Strategy:
     """The Flower strategy called ``name``, sampling ``clients_per_round`` clients a round.
@@ -152,6 +153,8 @@ def make_strategy(
         Server-side evaluation ``f(round, arrays, config) -> (loss, metrics)``.
     fit_config
         ``f(round) -> dict`` sent to clients each round.
+    sample_all
+        Sample every connected client, at least ``clients_per_round`` (a deployment).
     federated_evaluation
         Also ask every sampled client for its accuracy on its own rows after
         each round (when the server holds no test rows).
@@ -171,10 +174,10 @@ def make_strategy(
         raise ParameterError(f"clients_per_round must be >= 1; got {clients_per_round}")
     common = {
         # fraction 1e-9 with min_fit_clients = k: Flower samples exactly max(k, ...) = k.
-        "fraction_fit": 1e-9,
+        "fraction_fit": 1.0 if sample_all else 1e-9,
         "min_fit_clients": int(clients_per_round),
         "min_available_clients": int(max(min_clients, clients_per_round)),
-        "fraction_evaluate": 1e-9 if federated_evaluation else 0.0,
+        "fraction_evaluate": (1.0 if sample_all else 1e-9) if federated_evaluation else 0.0,
         "min_evaluate_clients": int(clients_per_round) if federated_evaluation else 0,
         "evaluate_metrics_aggregation_fn": _mean_metrics,
         "evaluate_fn": evaluate_fn,
