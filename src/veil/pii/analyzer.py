@@ -7,6 +7,7 @@ from typing import Any
 
 from veil.errors import ParameterError
 from veil.pii.detectors import DETECTORS, Detector
+from veil.pii.detectors.digit_runs import scan_digit_runs
 from veil.pii.findings import ENTITY_TYPES, Finding, resolve_overlaps
 from veil.pii.ner import NerModel, load_ner
 
@@ -66,13 +67,12 @@ class Analyzer:
             self.ner = ner if isinstance(ner, NerModel) else load_ner(ner)
 
     def _patterns(self, text: str) -> list[Finding]:
-        wanted = set(self.entities)
-        return [
-            f
-            for detector in self.detectors
-            for f in detector.find(text)
-            if f.type in wanted and f.confidence >= self.min_confidence
-        ]
+        # One scan for every digit-led pattern of every detector, then the others.
+        found = list(scan_digit_runs(text, self.detectors))
+        for detector in self.detectors:
+            found.extend(detector.find_other(text))
+        wanted, floor = set(self.entities), self.min_confidence
+        return [f for f in found if f.type in wanted and f.confidence >= floor]
 
     def analyze(self, text: str) -> list[Finding]:
         """The findings in ``text``, sorted by position, no two overlapping."""

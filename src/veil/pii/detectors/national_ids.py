@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 from veil.pii.checksums import dni_valid, nie_valid, ssn_valid
 from veil.pii.detectors.base import Detector, register, word_bounded
 from veil.pii.findings import Finding
 
 __all__ = ["SpanishIdDetector", "UsSsnDetector"]
-
-_SSN = re.compile(r"\d(?:\d{2}([- ])\d{2}\1\d{4}|\d{8})")
 
 
 @register
@@ -26,21 +21,17 @@ class UsSsnDetector(Detector):
 
     name = "us_ssn"
     entities = ("US_SSN",)
+    scan_order = 20
+    digit_patterns = ((r"\d{2}-\d{2}-\d{4}", 0), (r"\d{2} \d{2} \d{4}", 0), (r"\d{8}", 0))
 
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in _SSN.finditer(text):
-            start, end = match.span()
-            if not word_bounded(text, start, end):
-                continue
-            if (start > 0 and text[start - 1] in "-+.") or (end < len(text) and text[end] == "-"):
-                continue
-            if ssn_valid(match.group()):
-                base = 0.6 if match.group(1) else 0.2
-                yield self._finding(text, start, end, "US_SSN", base)
-
-
-_DNI = re.compile(r"\d{8}-?[A-Za-z]")
-_NIE = re.compile(r"[XYZxyz]-?\d{7}-?[A-Za-z]")
+    def accept(self, text: str, start: int, end: int, index: int) -> Finding | None:
+        if not word_bounded(text, start, end):
+            return None
+        if (start > 0 and text[start - 1] in "-+.") or (end < len(text) and text[end] == "-"):
+            return None
+        if not ssn_valid(text[start:end]):
+            return None
+        return self._finding(text, start, end, "US_SSN", 0.2 if index == 2 else 0.6)
 
 
 @register
@@ -53,13 +44,17 @@ class SpanishIdDetector(Detector):
 
     name = "es_id"
     entities = ("ES_DNI", "ES_NIE")
+    scan_order = 20
+    digit_patterns = (
+        (r"\d{7}-?[A-Za-z]", 0),
+        (r"(?<=(?<![A-Za-z0-9])[XYZxyz]\d)\d{6}-?[A-Za-z]", 1),
+        (r"(?<=(?<![A-Za-z0-9])[XYZxyz]-\d)\d{6}-?[A-Za-z]", 2),
+    )
 
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in _DNI.finditer(text):
-            start, end = match.span()
-            if word_bounded(text, start, end) and dni_valid(match.group().replace("-", "")):
-                yield self._finding(text, start, end, "ES_DNI", 0.85)
-        for match in _NIE.finditer(text):
-            start, end = match.span()
-            if word_bounded(text, start, end) and nie_valid(match.group().replace("-", "")):
-                yield self._finding(text, start, end, "ES_NIE", 0.85)
+    def accept(self, text: str, start: int, end: int, index: int) -> Finding | None:
+        if not word_bounded(text, start, end):
+            return None
+        value = text[start:end].replace("-", "")
+        if index == 0:
+            return self._finding(text, start, end, "ES_DNI", 0.85) if dni_valid(value) else None
+        return self._finding(text, start, end, "ES_NIE", 0.85) if nie_valid(value) else None

@@ -11,7 +11,6 @@ from veil.pii.findings import Finding
 
 __all__ = ["IpAddressDetector"]
 
-_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 # An IPv6 address holds "::" or a colon between hex groups; the scan starts on
 # the colon (rare in prose) and widens to the whole address.
 _IPV6_ANCHOR = re.compile(r":[0-9A-Fa-f]{0,4}:")
@@ -32,17 +31,21 @@ class IpAddressDetector(Detector):
 
     name = "ip_address"
     entities = ("IP_ADDRESS",)
+    scan_order = 40
 
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in _IPV4.finditer(text):
-            start, end = match.span()
-            if start > 0 and (text[start - 1].isalnum() or text[start - 1] in ".:"):
-                continue
-            after = text[end : end + 2]
-            if after[:1].isalnum() or (after[:1] in ".:" and after[1:].isdigit()):
-                continue
-            if _octets_ok(match.group()):
-                yield self._finding(text, start, end, "IP_ADDRESS", 0.6)
+    digit_patterns = ((r"\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}", 0),)
+
+    def accept(self, text: str, start: int, end: int, index: int) -> Finding | None:
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in ".:"):
+            return None
+        after = text[end : end + 2]
+        if after[:1].isalnum() or (after[:1] in ".:" and after[1:].isdigit()):
+            return None
+        if not _octets_ok(text[start:end]):
+            return None
+        return self._finding(text, start, end, "IP_ADDRESS", 0.6)
+
+    def find_other(self, text: str) -> Iterator[Finding]:
         yield from self._ipv6(text)
 
     def _ipv6(self, text: str) -> Iterator[Finding]:

@@ -17,11 +17,10 @@ _MONTHS = (
     "september", "october", "november", "december",
 )  # fmt: skip
 _MONTH_WORD = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"  # noqa: E501
-# Two patterns: dates starting with a digit, and dates starting with a month's
-# name; each starts with one character class so the engine skips prose in C.
+# A date read whole (to check it exists), and dates starting with a month's name.
 _DATES = (
     re.compile(
-        r"(?=\d)(?:(?P<iy>(?:19|20)\d{2})-(?P<im>\d{2})-(?P<id>\d{2})"
+        r"(?:(?P<iy>(?:19|20)\d{2})-(?P<im>\d{2})-(?P<id>\d{2})"
         r"|(?P<na>\d{1,2})(?P<sep>[/.-])(?P<nb>\d{1,2})(?P=sep)(?P<ny>(?:19|20)\d{2}|\d{2})"
         rf"|(?P<wd>\d{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<wm>{_MONTH_WORD}),? "
         r"(?P<wy>(?:19|20)\d{2}))"
@@ -75,9 +74,27 @@ class DateOfBirthDetector(Detector):
 
     name = "date_of_birth"
     entities = ("DATE_OF_BIRTH",)
+    scan_order = 30
+    digit_patterns = (
+        (r"\d{3}-\d{2}-\d{2}", 0),
+        (r"\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})", 0),
+        (rf"\d?(?:st|nd|rd|th)? (?:of )?{_MONTH_WORD},? \d{{4}}", 0),
+    )
 
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in (m for pattern in _DATES for m in pattern.finditer(text)):
+    def accept(self, text: str, start: int, end: int, index: int) -> Finding | None:
+        if start > 0 and text[start - 1].isalnum():
+            return None
+        if end < len(text) and text[end].isdigit():
+            return None
+        match = _DATES[0].fullmatch(text, start, end)
+        if match is None or not _real_date(match):
+            return None
+        if not has_context(text, start, end, "DATE_OF_BIRTH"):
+            return None
+        return Finding(start, end, "DATE_OF_BIRTH", 0.85, self.name, text[start:end])
+
+    def find_other(self, text: str) -> Iterator[Finding]:
+        for match in _DATES[1].finditer(text):
             start, end = match.span()
             if start > 0 and text[start - 1].isalnum():
                 continue
@@ -93,8 +110,8 @@ _STREET_TYPES = (
 )
 # A house number, one to four capitalised words, a street type; then optionally
 # a unit, a town and a US state with ZIP code or a UK postcode.
-_ADDRESS = re.compile(
-    rf"\d{{1,5}}[A-Za-z]?(?: [A-Z][a-z]+){{1,4}} (?:{_STREET_TYPES})\b\.?"
+_ADDRESS = (
+    rf"\d{{0,4}}[A-Za-z]?(?: [A-Z][a-z]+){{1,4}} (?:{_STREET_TYPES})\b\.?"
     r"(?:,? (?:Apt|Apartment|Suite|Unit|Flat)\.? ?#?\w+)?"
     r"(?:, [A-Z][a-z]+(?: [A-Z][a-z]+){0,2}"
     r"(?:,? [A-Z]{2} \d{5}(?:-\d{4})?|,? [A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})?)?"
@@ -110,10 +127,10 @@ class PostalAddressDetector(Detector):
 
     name = "postal_address"
     entities = ("POSTAL_ADDRESS",)
+    scan_order = 30
+    digit_patterns = ((_ADDRESS, 0),)
 
-    def find(self, text: str) -> Iterator[Finding]:
-        for match in _ADDRESS.finditer(text):
-            start, end = match.span()
-            if start > 0 and text[start - 1].isalnum():
-                continue
-            yield self._finding(text, start, end, "POSTAL_ADDRESS", 0.7)
+    def accept(self, text: str, start: int, end: int, index: int) -> Finding | None:
+        if start > 0 and text[start - 1].isalnum():
+            return None
+        return self._finding(text, start, end, "POSTAL_ADDRESS", 0.7)
