@@ -190,24 +190,27 @@ def scrub_values(
     operator: Operator,
     analyzer: Analyzer,
     whole_kind: str | None = None,
-) -> tuple[list[str], list[Finding]]:
+) -> tuple[list[str], list[list[Finding]]]:
     """Scrub each value; with ``whole_kind``, a value without findings is replaced whole.
+
+    Returns the scrubbed values and, for each, what was replaced in it.
 
     ``whole_kind`` is for a column of direct identifiers whose values no
     pattern recognises (names without NER, customer numbers): the column scan
     names their kind.
     """
-    out, found_all = [], []
+    out: list[str] = []
+    per_value: list[list[Finding]] = []
     for value, found in zip(values, analyzer.analyze_many(values), strict=True):
         if found:
-            found_all.extend(found)
             out.append(_apply(value, found, operator))
         elif whole_kind is not None and value.strip():
-            found_all.append(Finding(0, len(value), whole_kind, 1.0, "column scan", value))
+            found = [Finding(0, len(value), whole_kind, 1.0, "column scan", value)]
             out.append(operator.apply(value, whole_kind))
         else:
             out.append(value)
-    return out, found_all
+        per_value.append(found)
+    return out, per_value
 
 
 def _scrub_table(
@@ -239,12 +242,14 @@ def _scrub_table(
         if column.category == DIRECT and column.kind != "FREE_TEXT":
             whole = column.kind or "IDENTIFIER"
         text = frame[name].cast(pl.String)
-        distinct = text.drop_nulls().unique().to_list()
+        # Each distinct value is analysed once; its findings count once per row holding it.
+        tally = text.drop_nulls().value_counts()
+        distinct = tally[name].to_list()
+        rows = tally["count"].to_list()
         new, found = scrub_values(distinct, operator=operator, analyzer=analyzer, whole_kind=whole)
-        # Count each finding once per row holding its value, as if every row were scrubbed.
-        counts = dict(zip(*text.value_counts().to_dict(as_series=False).values(), strict=True))
-        for f in found:
-            result.counts[f.type] = result.counts.get(f.type, 0) + counts.get(f.text, 1)
+        for findings, times in zip(found, rows, strict=True):
+            for f in findings:
+                result.counts[f.type] = result.counts.get(f.type, 0) + times
         mapping = dict(zip(distinct, new, strict=True))
         replaced.append(text.replace_strict(mapping, default=None, return_dtype=pl.String))
     write_table(frame.with_columns(replaced), output, formats=table_source.formats)
