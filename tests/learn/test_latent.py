@@ -69,7 +69,7 @@ def test_linkage_attack_on_adult_codes_is_far_above_chance(adult: pl.DataFrame) 
     # Measured 0.8% (32x chance) here, 1.7% (95x) on 8,000 rows; demand 20x and 0.5%.
     assert result.reidentification >= max(20 * result.baseline, 0.005)
     assert result.reidentification_top >= result.reidentification
-    assert "NOT anonymous" in result.summary
+    assert result.identifying and "NOT anonymous" in result.summary
     assert result.to_dict()["linkage_attack"]["times_chance"] >= 20
     # Utility: the codes keep most of the signal of the raw rows.
     assert result.auc_latent >= 0.75 and result.auc_raw - result.auc_latent <= 0.1
@@ -115,3 +115,23 @@ def test_bad_arguments(adult: pl.DataFrame) -> None:
         evaluate_latent(LatentEncoder(), adult, target="race", quasi=["age"])
     with pytest.raises(ParameterError, match="not fitted"):
         LatentEncoder().project(np.zeros((1, 3)))
+
+
+def test_cli_latent_evaluate(
+    adult: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from veil.cli.app import main
+
+    path = tmp_path / "adult.csv"
+    adult.head(3000).write_csv(path)
+    args = ["latent", "evaluate", str(path), "--target", "salary-class", "-q", ",".join(QUASI)]
+    assert main([*args, "--targets", "300", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["linkage_attack"]["released"] == 2100
+    assert data["linkage_attack"]["identifying"] is True
+    assert main(["latent", "evaluate", str(path), "--target", "salary-class"]) == 2
+    assert "quasi-identifiers" in capsys.readouterr().err
+    assert main([*args, "--method", "umap"]) == 2
+    assert "method must be one of" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from veil.cli import audit as _audit  # noqa: F401  registers `veil audit`
 from veil.cli import crypto as _crypto  # noqa: F401  registers `veil crypto`
 from veil.cli import dp as _dp  # noqa: F401  registers `veil dp`
 from veil.cli import federate as _federate  # noqa: F401  registers `veil federate`
+from veil.cli import latent as _latent  # noqa: F401  registers `veil latent`
 from veil.cli import ledger as _ledger  # noqa: F401  registers `veil ledger`
 from veil.cli import pii as _pii  # noqa: F401  registers `veil pii`
 from veil.cli import site as _site  # noqa: F401  registers `veil site`

@@ -8,12 +8,11 @@ from typing import Annotated
 import typer
 
 from veil.cli.app import app, fail
-from veil.cli.options import Json, emit
+from veil.cli.options import Json, columns, emit
 from veil.io import write_text
 from veil.outputs import check_outputs
 from veil.pii import Analyzer, new_key, read_key, reveal, scan_columns, scrub_file
 from veil.pii.operators import OPERATORS
-from veil.roles import as_column_list
 
 __all__ = ["pii_app"]
 
@@ -58,7 +57,7 @@ def scrub(
     operator: Annotated[
         str, typer.Option("--operator", help=f"One of: {', '.join(OPERATORS)}.")
     ] = "replace",
-    columns: Annotated[
+    column_names: Annotated[
         list[str] | None, typer.Option("--columns", help="Table columns to scrub (default: text).")
     ] = None,
     key_file: Annotated[
@@ -83,7 +82,7 @@ def scrub(
         )
     check_outputs({"--output": output}, inputs=[file, key_file])
     key = read_key(key_file) if key_file is not None else None
-    names = [n for c in columns or [] for n in as_column_list(c, what="columns")] or None
+    names = columns(column_names, what="columns") or None
     analyzer = Analyzer(entities=entities, min_confidence=min_confidence, ner=ner_model)
     result = scrub_file(
         file,

@@ -109,8 +109,20 @@ class LatentEvaluation(Result):
 
     @property
     def lift(self) -> float:
-        """How many times chance the attack re-identifies."""
+        """How many times chance the attack re-identifies (nearest code)."""
         return self.reidentification / self.baseline
+
+    @property
+    def lift_top(self) -> float:
+        """How many times chance the target is among the ``top`` nearest codes."""
+        return self.reidentification_top / min(1.0, self.top * self.baseline)
+
+    @property
+    def identifying(self) -> bool:
+        """At least 10 times chance, on at least 5 targets, at top 1 or top ``top``."""
+        first = self.lift >= 10 and self.reidentification * self.n_targets >= 5
+        near = self.lift_top >= 10 and self.reidentification_top * self.n_targets >= 5
+        return first or near
 
     @property
     def summary(self) -> str:
@@ -121,15 +133,16 @@ class LatentEvaluation(Result):
             else "without noise"
         )
         verdict = (
-            "The codes are NOT anonymous: the attack re-identifies far above chance."
-            if self.lift >= 10 and self.reidentification * self.n_targets >= 5
-            else "The attack does little better than chance at this sample size."
+            "The codes are NOT anonymous: the attack does far better than chance."
+            if self.identifying
+            else "The attack did not do clearly better than chance here."
         )
         return (
             f"A linkage attack knowing {len(self.quasi)} quasi-identifiers of {self.n_targets} "
-            f"people, the encoder and a public sample re-identified "
-            f"{self.reidentification:.1%} of them among {self.n_released:,} {self.method} codes "
-            f"{noisy}; chance is {self.baseline:.3%} ({self.lift:,.0f} times chance). {verdict}"
+            f"people, the encoder and a public sample found {self.reidentification:.1%} of them "
+            f"as the nearest of {self.n_released:,} {self.method} codes {noisy} "
+            f"({self.lift:,.0f} times chance) and {self.reidentification_top:.1%} among the "
+            f"{self.top} nearest ({self.lift_top:,.0f} times chance). {verdict}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +163,8 @@ class LatentEvaluation(Result):
                 "reidentification_raw_rows": self.reidentification_raw,
                 "random_baseline": self.baseline,
                 "times_chance": self.lift,
+                f"times_chance_top{self.top}": self.lift_top,
+                "identifying": self.identifying,
             },
             "noise": self.noise,
             "summary": self.summary,
@@ -172,7 +187,7 @@ class LatentEvaluation(Result):
                 ["random baseline", self.baseline],
             ],
         )
-        tone = "warn" if "NOT" in self.summary else "good"
+        tone = "warn" if self.identifying else "good"
         return Document(
             title=f"Latent representation: {self.method}, k={self.n_components}",
             subtitle=f"{self.n_released:,} rows; quasi-identifiers {', '.join(self.quasi)}",
@@ -242,6 +257,7 @@ def evaluate_latent(
     if len(private_rows) < 20 or n_public < 10:
         raise DataError(f"{frame.height} rows are too few to evaluate (need some 50 or more)")
     private = frame[private_rows]
+    y = _binary_target(private[target], target)  # checked before any fitting
     features = private.drop(target)
     encoder.fit(features)
     x_private = encoder.encode(features)
@@ -253,7 +269,6 @@ def evaluate_latent(
             codes, epsilon=noise["epsilon"], delta=noise["delta"], clip=noise["clip"]
         )
         noise_info = {**noise, "rho": float(loss.rho) if loss.rho is not None else math.nan}
-    y = _binary_target(private[target], target)
     split = rng.permutation(len(private_rows))
     n_test = round(test_fraction * len(split))
     test, train = split[:n_test], split[n_test:]
