@@ -2,7 +2,8 @@
 
 The setting of the issue: UCI Adult (``../shared/data/adult.csv``), 26,000
 training rows, the rest (6,561) held out; continuous columns cut in 10 bins
-between public bounds (the census codebook's ranges, the same for veil and
+between public bounds (the census codebook's ranges, capital gains cut at
+20,000 so that its bins separate none from some; the same for veil and
 smartnoise); 20,000 rows sampled; epsilon in {0.3, 1, 3}, delta 1e-9. For each
 synthesizer: fit + sample time, mean 2-way marginal TVD, and TSTR AUC of a
 gradient-boosting model of income trained on the synthetic rows and scored on
@@ -39,7 +40,7 @@ BOUNDS = {
     "age": (17, 90),
     "fnlwgt": (0, 1_500_000),
     "education-num": (1, 16),
-    "capital-gain": (0, 100_000),
+    "capital-gain": (0, 20_000),  # covers 99.2% of rows; larger gains are clamped
     "capital-loss": (0, 5_000),
     "hours-per-week": (1, 99),
 }
