@@ -66,3 +66,12 @@ def test_pipeline_without_ner_is_refused(tmp_path: Path) -> None:
     nlp.to_disk(tmp_path / "blank")
     with pytest.raises(ParameterError, match="no 'ner' component"):
         load_ner(str(tmp_path / "blank"))
+
+
+def test_text_longer_than_the_pipeline_takes(ner_model_path: Path) -> None:
+    from veil.errors import DataError
+
+    model = load_ner(str(ner_model_path))
+    model.nlp.max_length = 100
+    with pytest.raises(DataError, match="longer than the NER pipeline takes"):
+        model.find("word " * 30)

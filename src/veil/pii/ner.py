@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from veil.errors import ParameterError
+from veil.errors import DataError, ParameterError
 from veil.pii.findings import Finding
 
 __all__ = ["LABELS", "NerModel", "load_ner"]
@@ -75,7 +75,7 @@ class NerModel:
     def find_many(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[Finding]]:
         """The entities of each text, processed in batches (``nlp.pipe``)."""
         with self.nlp.select_pipes(disable=self._disabled):
-            for doc in self.nlp.pipe(texts, batch_size=batch_size):
+            for doc in self.nlp.pipe(self._checked(texts), batch_size=batch_size):
                 yield [
                     Finding(
                         ent.start_char,
@@ -88,6 +88,16 @@ class NerModel:
                     for ent in doc.ents
                     if ent.label_ in LABELS
                 ]
+
+    def _checked(self, texts: Iterable[str]) -> Iterator[str]:
+        limit = self.nlp.max_length
+        for text in texts:
+            if len(text) > limit:
+                raise DataError(
+                    f"a text of {len(text):,} characters is longer than the NER pipeline takes "
+                    f"({limit:,}); split it into lines or paragraphs"
+                )
+            yield text
 
 
 def load_ner(model: str | os.PathLike[str] | Any) -> NerModel:
