@@ -25,7 +25,6 @@ the data holder to judge a release, not something to publish with it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,9 @@ import polars as pl
 from veil.errors import ColumnError, DataError
 from veil.io import to_polars
 from veil.report import Document, Paragraph, Result, Section, Table
+from veil.synth.distances import distance_features, nearest_distances
+from veil.synth.fidelity import MarginalCoder, associations, tvd
+from veil.synth.tstr import tstr_scores
 
 __all__ = ["EvaluationReport", "evaluate"]
 
@@ -46,209 +48,6 @@ def _frame(data: Any, what: str) -> pl.DataFrame:
     if frame.height == 0:
         raise DataError(f"the {what} table is empty")
     return frame
-
-
-class _Coder:
-    """Common discretization of real and synthetic columns for marginals (non-private).
-
-    Numbers: ``bins`` equal-width bins over the real training range;
-    other values: their categories in the real table, unseen ones in one code.
-    Missing values get their own code.
-    """
-
-    def __init__(self, real: pl.DataFrame, bins: int) -> None:
-        self.specs: dict[str, Any] = {}
-        for name in real.columns:
-            s = real.get_column(name)
-            if s.dtype.is_numeric():
-                x = s.cast(pl.Float64).drop_nulls().to_numpy()
-                x = x[np.isfinite(x)]
-                lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 1.0)
-                self.specs[name] = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
-            else:
-                cats = s.drop_nulls().cast(pl.String).unique().sort().to_list()
-                self.specs[name] = {c: i for i, c in enumerate(cats)}
-
-    def size(self, name: str) -> int:
-        spec = self.specs[name]
-        return (len(spec) - 1 if isinstance(spec, np.ndarray) else len(spec)) + 2
-
-    def codes(self, frame: pl.DataFrame, name: str) -> np.ndarray:
-        spec, s = self.specs[name], frame.get_column(name)
-        size = self.size(name)
-        if isinstance(spec, np.ndarray):
-            x = s.cast(pl.Float64, strict=False).to_numpy()
-            bad = ~np.isfinite(x)
-            c = np.clip(
-                np.searchsorted(spec, np.where(bad, spec[0], x), side="right") - 1, 0, len(spec) - 2
-            )
-            c[bad] = size - 1
-            return c.astype(np.int64)
-        values = s.cast(pl.String).to_list()
-        return np.array(
-            [size - 1 if v is None else spec.get(v, size - 2) for v in values], dtype=np.int64
-        )
-
-
-def _tvd(
-    a: dict[str, np.ndarray], b: dict[str, np.ndarray], cols: Sequence[str], sizes: dict[str, int]
-) -> float:
-    shape = tuple(sizes[c] for c in cols)
-    ka = np.ravel_multi_index(tuple(a[c] for c in cols), shape)
-    kb = np.ravel_multi_index(tuple(b[c] for c in cols), shape)
-    n = int(np.prod(shape))
-    pa = np.bincount(ka, minlength=n) / ka.size
-    pb = np.bincount(kb, minlength=n) / kb.size
-    return float(0.5 * np.abs(pa - pb).sum())
-
-
-def _associations(
-    codes: dict[str, np.ndarray], frame: pl.DataFrame, numeric: set[str]
-) -> np.ndarray:
-    """Pearson between two numeric columns, Cramér's V (on the codes) for any other pair."""
-    names = list(codes)
-    out = np.eye(len(names))
-    for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
-        if a in numeric and b in numeric:
-            x = frame.get_column(a).cast(pl.Float64).to_numpy()
-            y = frame.get_column(b).cast(pl.Float64).to_numpy()
-            ok = np.isfinite(x) & np.isfinite(y)
-            v = (
-                float(np.corrcoef(x[ok], y[ok])[0, 1])
-                if ok.sum() > 2 and x[ok].std() > 0 and y[ok].std() > 0
-                else 0.0
-            )
-        else:
-            v = _cramers_v(codes[a], codes[b])
-        out[i, j] = out[j, i] = v
-    return out
-
-
-def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    table = np.zeros((ia.max() + 1, ib.max() + 1))
-    np.add.at(table, (ia, ib), 1)
-    k = min(table.shape) - 1
-    if k == 0:
-        return 0.0
-    n = table.sum()
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
-    chi2 = float(((table - expected) ** 2 / np.where(expected > 0, expected, 1)).sum())
-    return float(np.sqrt(chi2 / (n * k)))
-
-
-def _features(
-    frames: Sequence[pl.DataFrame], columns: Sequence[str], reference: pl.DataFrame
-) -> list[np.ndarray]:
-    """Numbers scaled to [0, 1] by the reference's range, categories one-hot (for distances)."""
-    blocks: list[list[np.ndarray]] = [[] for _ in frames]
-    for name in columns:
-        ref = reference.get_column(name)
-        if ref.dtype.is_numeric():
-            x = ref.cast(pl.Float64).to_numpy()
-            x = x[np.isfinite(x)]
-            lo, span = (float(x.min()), float(x.max() - x.min()) or 1.0) if x.size else (0.0, 1.0)
-            for k, f in enumerate(frames):
-                v = f.get_column(name).cast(pl.Float64, strict=False).to_numpy()
-                blocks[k].append(np.nan_to_num((v - lo) / span, nan=-1.0)[:, None])
-        else:
-            cats = ref.drop_nulls().cast(pl.String).unique().sort().to_list()
-            index = {c: i for i, c in enumerate(cats)}
-            for k, f in enumerate(frames):
-                codes = np.array(
-                    [index.get(v, -1) for v in f.get_column(name).cast(pl.String).to_list()]
-                )
-                onehot = np.zeros((len(codes), len(cats)))
-                rows = np.flatnonzero(codes >= 0)
-                onehot[rows, codes[rows]] = 1.0 / np.sqrt(
-                    2.0
-                )  # two differing categories: distance 1
-                blocks[k].append(onehot)
-    return [np.hstack(b) for b in blocks]
-
-
-def _nearest(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    from sklearn.neighbors import NearestNeighbors
-
-    nn = NearestNeighbors(n_neighbors=1).fit(reference)
-    return nn.kneighbors(queries, return_distance=True)[0][:, 0]
-
-
-def _model_inputs(
-    frames: Sequence[pl.DataFrame], features: Sequence[str], reference: pl.DataFrame
-) -> tuple[list[np.ndarray], list[bool]]:
-    """Numbers as they are, categories as codes of the reference (flagged categorical)."""
-    out: list[list[np.ndarray]] = [[] for _ in frames]
-    categorical = []
-    for name in features:
-        ref = reference.get_column(name)
-        if ref.dtype.is_numeric():
-            categorical.append(False)
-            for k, f in enumerate(frames):
-                out[k].append(f.get_column(name).cast(pl.Float64, strict=False).to_numpy())
-        else:
-            cats = (
-                ref.drop_nulls()
-                .cast(pl.String)
-                .value_counts(sort=True)
-                .get_column(name)
-                .to_list()[:250]
-            )
-            index = {c: i for i, c in enumerate(cats)}
-            categorical.append(True)
-            for k, f in enumerate(frames):
-                values = f.get_column(name).cast(pl.String).to_list()
-                out[k].append(
-                    np.array(
-                        [index.get(v, np.nan) if v is not None else np.nan for v in values],
-                        dtype=float,
-                    )
-                )
-    return [np.column_stack(o) for o in out], categorical
-
-
-def _utility(
-    train: pl.DataFrame, synthetic: pl.DataFrame, holdout: pl.DataFrame, target: str, seed: int
-) -> dict[str, Any]:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import accuracy_score, roc_auc_score
-    from threadpoolctl import threadpool_limits
-
-    features = [c for c in train.columns if c != target]
-    (x_train, x_syn, x_hold), categorical = _model_inputs(
-        [train, synthetic, holdout], features, train
-    )
-    labels = train.get_column(target).cast(pl.String)
-    classes = labels.drop_nulls().unique().sort().to_list()
-
-    def y(frame: pl.DataFrame) -> np.ndarray:
-        index = {c: i for i, c in enumerate(classes)}
-        return np.array(
-            [index.get(v, -1) for v in frame.get_column(target).cast(pl.String).to_list()]
-        )
-
-    y_train, y_syn, y_hold = y(train), y(synthetic), y(holdout)
-    keep = y_hold >= 0
-    binary = len(classes) == 2
-    out: dict[str, Any] = {"target": target, "metric": "auc" if binary else "accuracy"}
-    for name, x, labels_ in (("trtr", x_train, y_train), ("tstr", x_syn, y_syn)):
-        ok = labels_ >= 0
-        if len(np.unique(labels_[ok])) < 2:
-            out[name] = None  # one class only: no model to train
-            continue
-        model = HistGradientBoostingClassifier(categorical_features=categorical, random_state=seed)
-        # One thread: OpenMP threads spin and stall each other on a busy machine.
-        with threadpool_limits(limits=1):
-            model.fit(x[ok], labels_[ok])
-        if binary:
-            proba = model.predict_proba(x_hold[keep])
-            positive = list(model.classes_).index(1) if 1 in model.classes_ else None
-            score = proba[:, positive] if positive is not None else np.zeros(keep.sum())
-            out[name] = float(roc_auc_score(y_hold[keep] == 1, score))
-        else:
-            out[name] = float(accuracy_score(y_hold[keep], model.predict(x_hold[keep])))
-    return out
 
 
 @dataclass
@@ -423,32 +222,32 @@ def evaluate(
             f"target {target!r} is not a column; columns are: {', '.join(train.columns)}"
         )
     rng = np.random.default_rng(seed)
-    coder = _Coder(train, bins)
+    coder = MarginalCoder(train, bins)
     sizes = {c: coder.size(c) for c in train.columns}
     real_codes = {c: coder.codes(train, c) for c in train.columns}
     syn_codes = {c: coder.codes(syn, c) for c in train.columns}
-    tvd: dict[int, float] = {}
-    per_column = {c: _tvd(real_codes, syn_codes, (c,), sizes) for c in train.columns}
+    by_order: dict[int, float] = {}
+    per_column = {c: tvd(real_codes, syn_codes, (c,), sizes) for c in train.columns}
     for k in (1, 2, 3):
         sets = list(itertools.combinations(train.columns, k))
         if not sets:
             continue
         if len(sets) > max_sets:
             sets = [sets[i] for i in rng.choice(len(sets), max_sets, replace=False)]
-        tvd[k] = float(np.mean([_tvd(real_codes, syn_codes, s, sizes) for s in sets]))
+        by_order[k] = float(np.mean([tvd(real_codes, syn_codes, s, sizes) for s in sets]))
     numeric = {c for c in train.columns if train.schema[c].is_numeric()}
     corr = float(
         np.abs(
-            _associations(real_codes, train, numeric) - _associations(syn_codes, syn, numeric)
+            associations(real_codes, train, numeric) - associations(syn_codes, syn, numeric)
         ).mean()
     )
-    report = EvaluationReport(train.height, syn.height, tvd, per_column, corr)
+    report = EvaluationReport(train.height, syn.height, by_order, per_column, corr)
     if target is not None and hold is None:
         report.notes.append("TSTR needs a real holdout: give holdout= to measure it")
     if hold is None:
         return report
     if target is not None:
-        report.utility = _utility(train, syn, hold, target, seed)
+        report.utility = tstr_scores(train, syn, hold, target, seed)
 
     def sample(frame: pl.DataFrame) -> pl.DataFrame:
         return (
@@ -458,9 +257,9 @@ def evaluate(
         )
 
     t, s, h = sample(train), sample(syn), sample(hold)
-    ft, fs, fh = _features([t, s, h], train.columns, train)
-    d_syn = _nearest(ft, fs)
-    d_hold = _nearest(ft, fh)
+    ft, fs, fh = distance_features([t, s, h], train.columns, train)
+    d_syn = nearest_distances(ft, fs)
+    d_hold = nearest_distances(ft, fh)
     p05 = float(np.quantile(d_hold, 0.05))
     report.dcr = {
         "synthetic_median": float(np.median(d_syn)),
@@ -475,7 +274,7 @@ def evaluate(
 
     m = min(t.height, h.height)
     members, others = ft[:m], fh[:m]
-    scores = -np.concatenate([_nearest(fs, members), _nearest(fs, others)])
+    scores = -np.concatenate([nearest_distances(fs, members), nearest_distances(fs, others)])
     truth = np.r_[np.ones(m), np.zeros(m)]
     report.membership_auc = float(roc_auc_score(truth, scores))
     return report
