@@ -86,7 +86,9 @@ def test_thousands_of_categories_keep_the_top_ones(table: pl.DataFrame) -> None:
     assert len(kind.categories) == 3 and kind.categories[-1] == OTHER  # 2 kept + other
     assert any("kind" in note and "most frequent" in note for note in syn.describe()["notes"])
     out = syn.sample(500)
-    assert set(out["id"].unique()) <= {OTHER}
+    # Every column has a missing-value code (data-independent), whose noisy count may
+    # be positive: some synthetic ids may be missing, none is a real identifier.
+    assert set(out["id"].unique()) <= {OTHER, None}
     assert syn.loss_.delta == 1e-9 and syn.loss_.rho is None  # selection: (epsilon, delta)-DP
 
 
