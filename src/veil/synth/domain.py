@@ -16,7 +16,8 @@ one of two kinds:
 * **continuous** (numbers): cut into ``bins`` equal-width bins between
   bounds that are either given or estimated privately from a noisy histogram
   over fixed power-of-two buckets (the lowest and highest bucket whose noisy
-  count clears 3 sigma), never from the private minimum and maximum
+  count clears a threshold that an empty bucket crosses with probability
+  1e-6 / 147, the number of buckets), never from the private minimum and maximum
   (diffprivlib's failing, Wilson et al. 2020). Values outside are clamped.
   Integer columns whose range is at most ``bins`` wide get one bin per value.
 
@@ -280,7 +281,8 @@ class Discretizer:
                 edges = _bucket_edges()
                 counts = np.bincount(_bucket_index(values), minlength=len(edges) - 1)
                 noisy, sigma = meter.noisy_counts(counts, rho)
-                kept = np.flatnonzero(noisy > 3.0 * sigma)
+                # Any of the empty buckets clears it with probability at most 1e-6.
+                kept = np.flatnonzero(noisy > sigma * float(norm.isf(1e-6 / counts.size)))
                 if kept.size == 0:
                     raise ParameterError(
                         f"epsilon is too small to estimate the bounds of column {plan.name!r} "
