@@ -17,7 +17,7 @@ import math
 import secrets
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -148,6 +148,8 @@ def _owner(who: Annotated[Principal, Depends(_caller)]) -> Principal:
 
 Caller = Annotated[Principal, Depends(_caller)]
 Owner = Annotated[Principal, Depends(_owner)]
+# Request numbers fit a signed 64-bit column on SQLite and PostgreSQL alike.
+RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The code request's number")]
 
 
 def create_app(site: DataSite | SiteConfig) -> FastAPI:
@@ -239,22 +241,22 @@ def create_app(site: DataSite | SiteConfig) -> FastAPI:
         return cr.list_requests(site, who, status=status)
 
     @app.get("/code-requests/{request_id}", tags=["code requests"])
-    def request(request_id: int, who: Caller) -> dict[str, Any]:
+    def request(request_id: RequestId, who: Caller) -> dict[str, Any]:
         """One of your code requests; its result once the owner approved it."""
         return cr.get_request(site, who, request_id)
 
     @app.post("/code-requests/{request_id}/run", tags=["owner"])
-    def run(request_id: int, who: Owner) -> dict[str, Any]:
+    def run(request_id: RequestId, who: Owner) -> dict[str, Any]:
         """Run a pending request on the real data, confined; the result is shown to you only."""
         return cr.run_request(site, request_id)
 
     @app.post("/code-requests/{request_id}/approve", tags=["owner"])
-    def approve(request_id: int, who: Owner) -> dict[str, Any]:
+    def approve(request_id: RequestId, who: Owner) -> dict[str, Any]:
         """Release the result you have seen to the scientist."""
         return cr.approve_request(site, request_id)
 
     @app.post("/code-requests/{request_id}/deny", tags=["owner"])
-    def deny(request_id: int, body: Denial, who: Owner) -> dict[str, Any]:
+    def deny(request_id: RequestId, body: Denial, who: Owner) -> dict[str, Any]:
         """Refuse a request, with a reason for the scientist."""
         return cr.deny_request(site, request_id, body.reason)
 

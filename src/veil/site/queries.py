@@ -42,7 +42,7 @@ class QueryRequest(BaseModel):
     epsilon: float = Field(gt=0.0, le=100.0)
     delta: float = Field(default=0.0, ge=0.0, lt=1.0)
     mechanism: Literal["laplace", "gaussian"] = "laplace"
-    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    alpha: float = Field(default=0.05, ge=1e-12, le=0.5)
 
 
 def answer_query(
