@@ -56,7 +56,8 @@ def _print(value: Any) -> None:
 
 def _bounds(given: list[str] | None) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
-    for item in given or []:
+    items = [piece.strip() for item in given or [] for piece in item.split(",") if piece.strip()]
+    for item in items:
         name, sep, rng = item.rpartition("=")
         low, colon, high = rng.partition(":")
         try:
@@ -64,7 +65,9 @@ def _bounds(given: list[str] | None) -> dict[str, tuple[float, float]]:
                 raise ValueError
             out[name] = (float(low), float(high))
         except ValueError:
-            fail(f"--bounds expects COLUMN=LOW:HIGH, e.g. age=0:120; got {item!r}")
+            fail(
+                f"--bounds expects COLUMN=LOW:HIGH[,COLUMN=LOW:HIGH], e.g. age=0:120; got {item!r}"
+            )
     return out
 
 

@@ -28,7 +28,7 @@ from veil.roles import as_column_list
 from veil.site.auth import AuthError, Principal, TokenCache, new_token, secret_matches, split_token
 from veil.site.config import SiteConfig
 from veil.site.db import AuditEntry, DatasetRecord, User, open_database, utcnow
-from veil.site.mocks import make_mock, write_parquet
+from veil.site.mocks import check_mock_inputs, make_mock, write_parquet
 
 __all__ = ["ROLES", "DataSite", "NotFoundError"]
 
@@ -162,11 +162,13 @@ class DataSite:
                     f"the mock's columns ({', '.join(mock_frame.columns)}) must be the data's "
                     f"({', '.join(frame.columns)}), in the same order"
                 )
+        ids = [c["name"] for c in columns if c["role"] == "identifier"]
+        if mock_frame is None:
+            check_mock_inputs(frame, ids, bounds)
         data_path = self.config.data_dir / f"{name}.parquet"
         mock_path = self.config.mock_dir / f"{name}.parquet"
         self.ledger.add_dataset(name, epsilon=epsilon, delta=delta, description=description)
         if mock_frame is None:
-            ids = [c["name"] for c in columns if c["role"] == "identifier"]
             mock_frame = make_mock(
                 frame,
                 identifiers=ids,

@@ -17,7 +17,7 @@ import polars as pl
 
 from veil.errors import DataError, ParameterError
 
-__all__ = ["make_mock", "write_parquet"]
+__all__ = ["check_mock_inputs", "make_mock", "write_parquet"]
 
 
 def make_mock(
@@ -48,15 +48,7 @@ def make_mock(
     from veil.synth import MST  # heavy (JAX): imported only when a mock is synthesized
 
     modelled = frame.drop(identifiers)
-    if not modelled.columns:
-        raise DataError("every column is an identifier: there is nothing to synthesize")
-    numeric = [c for c in modelled.columns if modelled.schema[c].is_numeric()]
-    missing = [c for c in numeric if not bounds or c not in bounds]
-    if missing:
-        raise ParameterError(
-            f"a synthetic mock needs public bounds for numeric columns ({', '.join(missing)}): "
-            "give them (--bounds age=0:120), chosen without looking at the data"
-        )
+    numeric = check_mock_inputs(frame, identifiers, bounds)
     synth = MST(
         epsilon=epsilon,
         delta=1e-9,
@@ -77,6 +69,26 @@ def make_mock(
         if c in sample.columns and sample.schema[c] != frame.schema[c]
     ]
     return sample.with_columns(casts).select(frame.columns)
+
+
+def check_mock_inputs(
+    frame: pl.DataFrame, identifiers: list[str], bounds: dict[str, tuple[float, float]] | None
+) -> list[str]:
+    """The numeric columns a synthetic mock models, once each has public bounds; else raise.
+
+    Called before anything is registered, so a refused mock leaves no budget behind.
+    """
+    modelled = [c for c in frame.columns if c not in identifiers]
+    if not modelled:
+        raise DataError("every column is an identifier: there is nothing to synthesize")
+    numeric = [c for c in modelled if frame.schema[c].is_numeric()]
+    missing = [c for c in numeric if not bounds or c not in bounds]
+    if missing:
+        raise ParameterError(
+            f"a synthetic mock needs public bounds for numeric columns ({', '.join(missing)}): "
+            "give them (--bounds age=0:120), chosen without looking at the data"
+        )
+    return numeric
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
