@@ -1,4 +1,4 @@
-"""Client-level DP-FedAvg: epsilon from the accountants, in the ledger before round 1, noise and clipping."""
+"""DP-FedAvg: epsilon from the accountants, in the ledger before round 1, noise, clipping."""
 
 from __future__ import annotations
 

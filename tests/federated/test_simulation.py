@@ -1,4 +1,4 @@
-"""Simulation: convergence to centralized accuracy, robust strategies, intermittent clients, resume."""
+"""Simulation: convergence, robust strategies, intermittent clients, resume."""
 
 from __future__ import annotations
 

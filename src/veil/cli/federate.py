@@ -24,9 +24,9 @@ app.add_typer(federate_app, name="federate")
 
 
 def _quiet(verbose: bool) -> None:
-    """Flower logs every step at INFO; keep its warnings only unless asked."""
+    """Flower logs every step (and its deprecations); keep its errors only unless asked."""
     if not verbose:
-        logging.getLogger("flwr").setLevel(logging.WARNING)
+        logging.getLogger("flwr").setLevel(logging.ERROR)
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

@@ -517,8 +517,13 @@ def run_client(
             max_retries=max_retries,
             max_wait_time=max_wait_time,
         )
-    except Exception as err:
-        raise ProtocolError(f"the connection to {server} failed: {err}") from None
+    except Exception as err:  # grpc's own error: say what it means for this client
+        if client.rounds > 0:
+            raise ProtocolError(
+                f"the connection to {server} broke after {client.rounds} round(s): "
+                f"{type(err).__name__}; restart this client to rejoin"
+            ) from None
+        log.info("connection to %s failed: %s", server, err)
     if client.rounds == 0:
         raise ProtocolError(
             f"no round with the server at {server} after {time.perf_counter() - began:.0f} s "

@@ -1,0 +1,145 @@
+"""A real deployment on 127.0.0.1: a TLS server, client processes, an intruder, a kill, a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import polars as pl
+import pytest
+
+from veil.federated import load_digits
+from veil.federated.deployment import make_certificates
+
+SLOW_CLIENT = """
+import sys, time
+from pathlib import Path
+from veil.federated.data import load_table
+from veil.federated.deployment import DeployedClient, run_client
+import veil.federated.deployment as deployment
+
+marker = Path(sys.argv[2])
+
+class Stalling(DeployedClient):
+    def fit(self, parameters, config):
+        if int(config["server_round"]) == 2:
+            marker.write_text("in round 2")
+            time.sleep(600)  # stalls until the test kills this process
+        return super().fit(parameters, config)
+
+deployment.DeployedClient = Stalling
+site = load_table(sys.argv[1], "label", classes=[str(i) for i in range(10)])
+run_client(site.X, site.y, server=sys.argv[3], certificates=sys.argv[4], key=sys.argv[5])
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.1)  # polling interval of the wait, not synchronisation by itself
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def sites(tmp_path):
+    data = load_digits()
+    frame = pl.DataFrame(data.X, schema=[f"p{i}" for i in range(64)]).with_columns(
+        pl.Series("label", data.y)
+    )
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"site{i + 1}.csv"
+        frame[i::3].write_csv(path)
+        paths.append(path)
+    test = tmp_path / "test.csv"
+    frame[:300].write_csv(test)
+    return paths, test
+
+
+def _veil(*args: object, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "veil", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw,
+    )  # fmt: skip
+
+
+def test_deployment_tls_auth_kill_and_resume(tmp_path, sites) -> None:
+    paths, test = sites
+    certs, strangers = tmp_path / "certs", tmp_path / "strangers"
+    make_certificates(certs, clients=3)
+    make_certificates(strangers, clients=1)  # a key pair the server does not trust
+    address = f"127.0.0.1:{_free_port()}"
+    ckpt = tmp_path / "server.npz"
+    classes = ",".join(str(i) for i in range(10))
+    server_args = ["federate", "server", "--certificates", certs, "--address", address,
+                   "--test", test, "--target", "label",
+                   "--checkpoint", ckpt, "--round-timeout", 60, "--json"]  # fmt: skip
+    procs: list[subprocess.Popen] = []
+    try:
+        server = _veil(*server_args, "--rounds", 3, "--min-clients", 3)
+        procs.append(server)
+        for i in (0, 1):
+            procs.append(_veil("federate", "client", "--data", paths[i], "--target", "label",
+                               "--server", address, "--certificates", certs,
+                               "--key", certs / f"client{i + 1}.key", "--classes", classes))  # fmt: skip
+        marker = tmp_path / "stalled"
+        script = tmp_path / "slow_client.py"
+        script.write_text(SLOW_CLIENT)
+        slow = subprocess.Popen(
+            [sys.executable, script, paths[2], marker, address, certs, certs / "client3.key"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        procs.append(slow)
+        intruder = _veil("federate", "client", "--data", paths[2], "--target", "label",
+                         "--server", address, "--certificates", certs,
+                         "--key", strangers / "client1.key", "--classes", classes,
+                         "--max-retries", 1, "--max-wait", 10)  # fmt: skip
+        procs.append(intruder)
+        _wait(marker.exists, 180, "the third client to start round 2")
+        slow.send_signal(signal.SIGKILL)  # killed mid-round
+        out, err = server.communicate(timeout=180)
+        assert server.returncode == 0, err[-2000:]
+        run = json.loads(out)
+        assert [r["round"] for r in run["rounds"]] == [1, 2, 3]
+        assert [r["clients"] for r in run["rounds"]] == [3, 2, 2]
+        assert run["final_accuracy"] > 0.8
+        assert len(run["settings"]["rejected_clients"]) >= 1
+        _, ierr = intruder.communicate(timeout=120)
+        assert intruder.returncode == 2
+        assert ierr.startswith("error: no round with the server") and ierr.count("\n") == 1
+        assert ckpt.is_file()
+
+        # A restarted server resumes after round 3 and runs round 4 only.
+        server = _veil(*server_args, "--rounds", 4, "--min-clients", 2)
+        procs.append(server)
+        for i in (0, 1):
+            procs.append(_veil("federate", "client", "--data", paths[i], "--target", "label",
+                               "--server", address, "--certificates", certs,
+                               "--key", certs / f"client{i + 1}.key", "--classes", classes))  # fmt: skip
+        out, err = server.communicate(timeout=180)
+        assert server.returncode == 0, err[-2000:]
+        run = json.loads(out)
+        assert run["settings"]["resumed_from"] == 3
+        assert [r["round"] for r in run["rounds"]] == [1, 2, 3, 4]
+        assert run["rounds"][-1]["clients"] == 2
+        assert np.isfinite(run["final_accuracy"])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
