@@ -1,4 +1,4 @@
-"""A real deployment on 127.0.0.1: a TLS server, client processes, an intruder, a kill, a restart."""
+"""A deployment on 127.0.0.1: a TLS server, clients, an intruder, a kill, a restart."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -78,6 +79,11 @@ def _veil(*args: object, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-d
     )  # fmt: skip
 
 
+def _client(data: Path, address: str, certs: Path, key: Path, classes: str) -> subprocess.Popen:
+    return _veil("federate", "client", "--data", data, "--target", "label", "--server", address,
+                 "--certificates", certs, "--key", key, "--classes", classes)  # fmt: skip
+
+
 def test_deployment_tls_auth_kill_and_resume(tmp_path, sites) -> None:
     paths, test = sites
     certs, strangers = tmp_path / "certs", tmp_path / "strangers"
@@ -94,9 +100,7 @@ def test_deployment_tls_auth_kill_and_resume(tmp_path, sites) -> None:
         server = _veil(*server_args, "--rounds", 3, "--min-clients", 3)
         procs.append(server)
         for i in (0, 1):
-            procs.append(_veil("federate", "client", "--data", paths[i], "--target", "label",
-                               "--server", address, "--certificates", certs,
-                               "--key", certs / f"client{i + 1}.key", "--classes", classes))  # fmt: skip
+            procs.append(_client(paths[i], address, certs, certs / f"client{i + 1}.key", classes))
         marker = tmp_path / "stalled"
         script = tmp_path / "slow_client.py"
         script.write_text(SLOW_CLIENT)
@@ -128,9 +132,7 @@ def test_deployment_tls_auth_kill_and_resume(tmp_path, sites) -> None:
         server = _veil(*server_args, "--rounds", 4, "--min-clients", 2)
         procs.append(server)
         for i in (0, 1):
-            procs.append(_veil("federate", "client", "--data", paths[i], "--target", "label",
-                               "--server", address, "--certificates", certs,
-                               "--key", certs / f"client{i + 1}.key", "--classes", classes))  # fmt: skip
+            procs.append(_client(paths[i], address, certs, certs / f"client{i + 1}.key", classes))
         out, err = server.communicate(timeout=180)
         assert server.returncode == 0, err[-2000:]
         run = json.loads(out)

@@ -1,6 +1,8 @@
-"""SecAgg+: the aggregate equals the plain one, the server holds no update in the clear, dropouts."""
+"""SecAgg+: the aggregate equals the plain one, no update in the clear at the server, dropouts."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,7 +25,7 @@ def test_secure_aggregate_equals_plain_aggregate() -> None:
 class Recording(SiteClient):
     """Keeps what it sends, to check that the server never sees it."""
 
-    sent: dict[int, list[np.ndarray]] = {}
+    sent: ClassVar[dict[int, list[np.ndarray]]] = {}
 
     def __init__(self, i: int, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
@@ -36,7 +38,7 @@ class Recording(SiteClient):
 
 
 def _run(drop: dict[str, list[int]] | None = None):  # type: ignore[no-untyped-def]
-    train, test = split(load_digits(), 0.2, 0)
+    train, _test = split(load_digits(), 0.2, 0)
     task = ClassificationTask(64, 10, hidden=(), seed=0)
     parts = partition(train.y, 5, seed=0)
     Recording.sent = {}
@@ -97,7 +99,7 @@ def test_server_never_holds_an_individual_update() -> None:
 def test_aggregate_survives_a_dropout_after_key_sharing() -> None:
     # Node 2 (client index 1) vanishes once it has shared its keys: its masks are
     # reconstructed from the others' shares and the sum of the other four comes out.
-    grid, agg, sizes = _run(drop={"collect_masked_vectors": [2]})
+    _grid, agg, sizes = _run(drop={"collect_masked_vectors": [2]})
     updates = Recording.sent
     kept = [i for i in range(5) if i != 1]
     mean = sum(updates[i][0] * sizes[i] for i in kept) / sum(sizes[i] for i in kept)
