@@ -74,6 +74,13 @@ class DataSite:
         self._local = threading.local()
         self._frames: dict[str, pl.DataFrame] = {}
         self._frames_lock = threading.Lock()
+        #: Held by this process's writers of the ledger and of the audit log: threads
+        #: then queue on a lock that wakes them at once, instead of the ledger's
+        #: polled file lock or SQLite's busy handler (sleeps of up to 100 ms).
+        self.write_lock = threading.Lock()
+        # Registered datasets and granted budgets never change or go: remembered once seen.
+        self._records: dict[str, DatasetRecord] = {}
+        self._grants: set[tuple[str, str]] = set()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -203,6 +210,9 @@ class DataSite:
 
     def dataset(self, name: str) -> DatasetRecord:
         """The record of dataset ``name``, or :class:`NotFoundError`."""
+        known = self._records.get(name)
+        if known is not None:
+            return known
         with self.sessions() as session:
             record = session.get(DatasetRecord, name)
             if record is None:
@@ -211,6 +221,7 @@ class DataSite:
                     f"unknown dataset {name!r}; datasets on this site: "
                     f"{', '.join(sorted(known)) or 'none yet'}"
                 )
+            self._records[name] = record
             return record
 
     def search(self, text: str = "") -> list[dict[str, Any]]:
@@ -291,6 +302,12 @@ class DataSite:
             )
         return principal
 
+    def has_budget(self, dataset: str, user: str) -> bool:
+        """Whether ``user`` was granted a budget of their own on ``dataset``."""
+        if (dataset, user) not in self._grants and user in self.ledger.spenders(dataset):
+            self._grants.add((dataset, user))
+        return (dataset, user) in self._grants
+
     def grant(self, dataset: str, user: str, *, epsilon: float, delta: float) -> BudgetStatus:
         """Give scientist ``user`` a budget of their own on ``dataset`` (in the ledger)."""
         self.dataset(dataset)
@@ -321,7 +338,7 @@ class DataSite:
 
     def record(self, actor: str, action: str, dataset: str | None, detail: dict[str, Any]) -> None:
         """Append one line to the audit log."""
-        with self.sessions.begin() as session:
+        with self.write_lock, self.sessions.begin() as session:
             session.add(_audit(actor, action, dataset, detail))
 
     def log(self, *, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -165,7 +165,10 @@ class AuditEntry(Base):
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    # NORMAL in WAL mode: a commit survives the process crashing, not a power cut.
+    # The ledger (synchronous=FULL) is the durable record of every release and its
+    # result; this database holds metadata, requests and the audit log.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

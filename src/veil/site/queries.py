@@ -8,21 +8,33 @@ bounds and the epsilon to spend. It is checked against the dataset's roles
 ledger admits it against the scientist's budget and the dataset's total in one
 transaction before any noise is drawn (Dwork et al. 2006), so concurrent
 queries never overspend. Only the noisy values and their intervals leave.
+
+A query asked again with the same parameters reuses the plan of its first
+answer (:class:`AnswerPlans`): the exact aggregates of the unchanging table and
+the calibrated mechanisms, which draw fresh noise on every run. Each answer is
+still reserved in the ledger and charged in full; only the aggregation over
+the rows is not repeated.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from veil.dp import Query, release
+from veil.dp import Query, Release, release
+from veil.dp.planning import Budget, Plan, plan_release
+from veil.dp.queries import prepare
 from veil.errors import ColumnError
+from veil.privacy import PrivacyLoss, zcdp_for_epsilon
 from veil.site.auth import AuthError, Principal
 from veil.site.datasite import DataSite
 
-__all__ = ["QueryRequest", "answer_query"]
+__all__ = ["AnswerPlans", "QueryRequest", "answer_query"]
 
 
 class QueryRequest(BaseModel):
@@ -63,7 +75,7 @@ def answer_query(
     """
     record = site.dataset(dataset)
     spender = None if principal.is_owner else principal.name
-    if spender is not None and spender not in site.ledger.spenders(dataset):
+    if spender is not None and not site.has_budget(dataset, spender):
         raise AuthError(
             403,
             f"{spender!r} has no budget on dataset {dataset!r}; ask the site's owner to grant one",
@@ -85,17 +97,25 @@ def answer_query(
         categories=tuple(request.categories) if request.categories is not None else None,
         by=tuple(request.by),
     )
-    result = release(
-        site.frame(dataset),
-        query,
-        epsilon=request.epsilon,
-        delta=request.delta,
-        dataset=dataset,
-        ledger=site.ledger,
-        mechanism=request.mechanism,
-        alpha=request.alpha,
-        spender=spender,
-    )
+    key = (dataset, request.model_dump_json())
+    plans = _plans(site)
+    cached = plans.get(key)
+    if cached is None:
+        frame = site.frame(dataset)
+        result = release(
+            frame,
+            query,
+            epsilon=request.epsilon,
+            delta=request.delta,
+            dataset=dataset,
+            ledger=site.ledger,
+            mechanism=request.mechanism,
+            alpha=request.alpha,
+            spender=spender,
+        )
+        plans.put(key, _plan_of(frame, query, request, result))
+    else:
+        result = cached.answer(site, dataset, spender)
     answer = {
         "dataset": dataset,
         "what": result.what,
@@ -120,3 +140,114 @@ def answer_query(
         },
     )
     return answer
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A query's plan and what its ledger entries record (as its first release did)."""
+
+    plan: Plan
+    loss: PrivacyLoss
+    mechanism: str
+    what: str
+    statistic: str
+    column: str | None
+    parameters: dict[str, Any]
+    alpha: float
+
+    def answer(self, site: DataSite, dataset: str, spender: str | None) -> Release:
+        """Reserve the loss, draw fresh noise, finish: :func:`veil.dp.release`'s cycle."""
+        # Drawing the noise takes well under a millisecond: the whole cycle holds the
+        # site's write lock, and the ledger's own lock still orders other processes.
+        with (
+            site.write_lock,
+            site.ledger.release(
+                dataset,
+                self.loss,
+                what=self.what,
+                mechanism=self.mechanism,
+                parameters=self.parameters,
+                spender=spender,
+            ) as pending,
+        ):
+            values, lows, highs, labels = self.plan.run()
+            pending.result = {"labels": labels, "values": values}
+        return Release(
+            dataset=dataset,
+            what=self.what,
+            statistic=self.statistic,
+            values=values,
+            ci_low=lows,
+            ci_high=highs,
+            alpha=self.alpha,
+            loss=self.loss,
+            mechanism=self.mechanism,
+            labels=labels,
+            column=self.column,
+            parameters=self.parameters,
+            noise=self.plan.noise,
+            release_id=pending.id,
+            ledger=str(site.ledger.path),
+            epsilon_remaining=pending.epsilon_remaining_after,
+        )
+
+
+def _plan_of(frame: Any, query: Query, request: QueryRequest, result: Release) -> _Planned:
+    rho = (
+        zcdp_for_epsilon(request.epsilon, request.delta)
+        if request.mechanism == "gaussian"
+        else None
+    )
+    budget = Budget(request.mechanism, request.epsilon, request.delta, rho)
+    plan = plan_release(prepare(frame, query, None), query, budget, 1, request.alpha)
+    return _Planned(
+        plan=plan,
+        loss=result.loss,
+        mechanism=result.mechanism,
+        what=result.what,
+        statistic=result.statistic,
+        column=result.column,
+        parameters=result.parameters,
+        alpha=result.alpha,
+    )
+
+
+class AnswerPlans:
+    """Plans of the queries answered lately, by dataset and exact parameters (LRU).
+
+    Only a query that was released once (so checked by :func:`veil.dp.release`)
+    is planned here; datasets never change once registered, so a plan stays valid.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._plans: OrderedDict[tuple[str, str], _Planned] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> _Planned | None:
+        with self._lock:
+            found = self._plans.get(key)
+            if found is not None:
+                self._plans.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], planned: _Planned) -> None:
+        with self._lock:
+            self._plans[key] = planned
+            while len(self._plans) > self.size:
+                self._plans.popitem(last=False)
+
+
+_PLANS_LOCK = threading.Lock()
+
+
+def _plans(site: DataSite) -> AnswerPlans:
+    """The site's own plans (each site its own: two sites may name datasets alike)."""
+    plans = getattr(site, "answer_plans", None)
+    if plans is None:
+        with _PLANS_LOCK:
+            plans = getattr(site, "answer_plans", None)
+            if plans is None:
+                plans = AnswerPlans()
+                site.answer_plans = plans  # type: ignore[attr-defined]
+    return plans
