@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test bench lint format clean chromium
+.PHONY: demo test bench lint format clean chromium postgresql
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,7 +81,13 @@ demo: $(VENV)/.demo
 chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: $(VENV)/.dev chromium
+# The data site's tests start a throwaway PostgreSQL cluster with initdb (Debian keeps
+# it in /usr/lib/postgresql/*/bin); CI runs as root on Debian, where this installs it.
+postgresql:
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql)
+
+test: $(VENV)/.dev chromium postgresql
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -q
