@@ -29,7 +29,6 @@ from flwr.common import (
     GetParametersRes,
     GetPropertiesIns,
     GetPropertiesRes,
-    Parameters,
     ReconnectIns,
     ndarrays_to_parameters,
     parameters_to_ndarrays,
@@ -206,6 +205,3 @@ def run_rounds(
         if on_round is not None:
             on_round(record)
     return RoundsOutcome(parameters_to_ndarrays(params), history, start)
-
-
-_ = Parameters

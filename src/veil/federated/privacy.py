@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from flwr.common import FitIns, Parameters, ndarrays_to_parameters, parameters_to_ndarrays
+from flwr.common import FitIns, Parameters, parameters_to_ndarrays
 
 from veil.errors import ParameterError
 from veil.federated.strategies import StrategyWrapper, fit_result
@@ -312,6 +312,3 @@ def clip_update(new: list[np.ndarray], old: list[np.ndarray], norm: float) -> li
         (np.asarray(o, np.float64) + d * scale).astype(np.asarray(n).dtype)
         for n, o, d in zip(new, old, deltas, strict=True)
     ]
-
-
-_ = ndarrays_to_parameters  # re-exported for wrappers that build results
