@@ -7,8 +7,8 @@ process then has no network interface but loopback), and hands it the job on
 stdin. The child reads the table, then before any of the scientist's code runs:
 
 - caps its CPU time (``RLIMIT_CPU``) and its address space (``RLIMIT_AS``,
-  the memory already used plus the allowance) and forbids writing files
-  (``RLIMIT_FSIZE`` = 0);
+  the memory already used plus the allowance) and forbids writing into files
+  (``RLIMIT_FSIZE`` = 0: a file may be created, never filled);
 - replaces :mod:`socket`'s constructors by ones that refuse, so Python code
   cannot open a connection even where no namespace could be made.
 
