@@ -65,6 +65,7 @@ def _story(url: str, tokens: dict) -> None:
     log = owner._call("GET", "/audit")
     actions = [e["action"] for e in log]
     assert actions[0] == "release" and actions.count("query") == 2
+    assert log[0]["actor"] == "boss" and log[0]["detail"]["user"] == "alice"
 
 
 def test_end_to_end_sqlite(tmp_path: Path) -> None:

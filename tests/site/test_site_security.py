@@ -239,6 +239,14 @@ BAD = [
         "epsilon",
     ),
     (
+        "a denormal epsilon",
+        "POST",
+        "/datasets/diabetes/queries",
+        {"statistic": "count", "epsilon": 5e-324},
+        422,
+        "epsilon",
+    ),
+    (
         "code that raises",
         "POST",
         "/datasets/diabetes/code-requests",

@@ -248,17 +248,17 @@ def create_app(site: DataSite | SiteConfig) -> FastAPI:
     @app.post("/code-requests/{request_id}/run", tags=["owner"])
     def run(request_id: RequestId, who: Owner) -> dict[str, Any]:
         """Run a pending request on the real data, confined; the result is shown to you only."""
-        return cr.run_request(site, request_id)
+        return cr.run_request(site, request_id, actor=who.name)
 
     @app.post("/code-requests/{request_id}/approve", tags=["owner"])
     def approve(request_id: RequestId, who: Owner) -> dict[str, Any]:
         """Release the result you have seen to the scientist."""
-        return cr.approve_request(site, request_id)
+        return cr.approve_request(site, request_id, actor=who.name)
 
     @app.post("/code-requests/{request_id}/deny", tags=["owner"])
     def deny(request_id: RequestId, body: Denial, who: Owner) -> dict[str, Any]:
         """Refuse a request, with a reason for the scientist."""
-        return cr.deny_request(site, request_id, body.reason)
+        return cr.deny_request(site, request_id, body.reason, actor=who.name)
 
     @app.get("/audit", tags=["owner"])
     def audit(

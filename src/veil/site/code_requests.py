@@ -159,7 +159,7 @@ def _move(site: DataSite, request_id: int, allowed: tuple[str, ...], **values: A
             )
 
 
-def run_request(site: DataSite, request_id: int) -> dict[str, Any]:
+def run_request(site: DataSite, request_id: int, *, actor: str = "owner") -> dict[str, Any]:
     """Run a pending request on the real data (confined); its result goes to the owner only."""
     request = _get(site, request_id)
     if request.status != "pending":
@@ -175,16 +175,16 @@ def run_request(site: DataSite, request_id: int) -> dict[str, Any]:
     else:
         values.update(status="failed", result=None, error=outcome["error"])
     _move(site, request_id, ("pending",), **values)
-    site.record("owner", "run", request.dataset, {"request": request_id, "ok": outcome["ok"]})
+    site.record(actor, "run", request.dataset, {"request": request_id, "ok": outcome["ok"]})
     return _get(site, request_id).view(owner=True)
 
 
-def approve_request(site: DataSite, request_id: int) -> dict[str, Any]:
+def approve_request(site: DataSite, request_id: int, *, actor: str = "owner") -> dict[str, Any]:
     """Release a request's result (the owner has seen it) to its scientist."""
     _move(site, request_id, ("ran",), status="approved", decided=utcnow())
     request = _get(site, request_id)
     site.record(
-        "owner",
+        actor,
         "release",
         request.dataset,
         {
@@ -196,7 +196,9 @@ def approve_request(site: DataSite, request_id: int) -> dict[str, Any]:
     return request.view(owner=True)
 
 
-def deny_request(site: DataSite, request_id: int, reason: str) -> dict[str, Any]:
+def deny_request(
+    site: DataSite, request_id: int, reason: str, *, actor: str = "owner"
+) -> dict[str, Any]:
     """Refuse a request; its result (if it ran) is never released."""
     if not isinstance(reason, str) or not reason.strip():
         raise ParameterError("give the scientist a reason for the denial")
@@ -209,5 +211,5 @@ def deny_request(site: DataSite, request_id: int, reason: str) -> dict[str, Any]
         decided=utcnow(),
     )
     request = _get(site, request_id)
-    site.record("owner", "deny", request.dataset, {"request": request_id, "reason": reason})
+    site.record(actor, "deny", request.dataset, {"request": request_id, "reason": reason})
     return request.view(owner=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -378,8 +377,3 @@ def _column_roles(
         {"name": c, "dtype": str(frame.schema[c]), "role": roles.get(c, "insensitive")}
         for c in frame.columns
     ]
-
-
-def data_path(site: DataSite, name: str) -> Path:
-    """Where the real table of ``name`` is kept (for the confined runs of code requests)."""
-    return Path(site.dataset(name).data_path)

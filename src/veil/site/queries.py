@@ -24,12 +24,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from opendp.mod import OpenDPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from veil.dp import Query, Release, release
 from veil.dp.planning import Budget, Plan, plan_release
 from veil.dp.queries import prepare
-from veil.errors import ColumnError
+from veil.errors import ColumnError, ParameterError, VeilError
 from veil.privacy import PrivacyLoss, zcdp_for_epsilon
 from veil.site.auth import AuthError, Principal
 from veil.site.datasite import DataSite
@@ -51,7 +52,7 @@ class QueryRequest(BaseModel):
     bins: int | None = Field(default=None, ge=1, le=10_000)
     categories: list[str | int | float] | None = Field(default=None, max_length=10_000)
     by: list[str] = Field(default_factory=list, max_length=8)
-    epsilon: float = Field(gt=0.0, le=100.0)
+    epsilon: float = Field(ge=1e-9, le=100.0)
     delta: float = Field(default=0.0, ge=0.0, lt=1.0)
     mechanism: Literal["laplace", "gaussian"] = "laplace"
     alpha: float = Field(default=0.05, ge=1e-12, le=0.5)
@@ -97,25 +98,35 @@ def answer_query(
         categories=tuple(request.categories) if request.categories is not None else None,
         by=tuple(request.by),
     )
-    key = (dataset, request.model_dump_json())
-    plans = _plans(site)
-    cached = plans.get(key)
-    if cached is None:
-        frame = site.frame(dataset)
-        result = release(
-            frame,
-            query,
-            epsilon=request.epsilon,
-            delta=request.delta,
-            dataset=dataset,
-            ledger=site.ledger,
-            mechanism=request.mechanism,
-            alpha=request.alpha,
-            spender=spender,
-        )
-        plans.put(key, _plan_of(frame, query, request, result))
-    else:
-        result = cached.answer(site, dataset, spender)
+    try:
+        key = (dataset, request.model_dump_json())
+        plans = _plans(site)
+        cached = plans.get(key)
+        if cached is None:
+            frame = site.frame(dataset)
+            result = release(
+                frame,
+                query,
+                epsilon=request.epsilon,
+                delta=request.delta,
+                dataset=dataset,
+                ledger=site.ledger,
+                mechanism=request.mechanism,
+                alpha=request.alpha,
+                spender=spender,
+            )
+            plans.put(key, _plan_of(frame, query, request, result))
+        else:
+            result = cached.answer(site, dataset, spender)
+    except VeilError:
+        raise
+    except (ValueError, OverflowError, ArithmeticError, OpenDPException) as err:
+        # Extreme but schema-valid numbers (epsilon near 1e-9 with bounds near 1e308)
+        # can defeat a mechanism's calibration; nothing was recorded before it.
+        raise ParameterError(
+            f"these parameters cannot be calibrated into a mechanism ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]}); use a larger epsilon or narrower bounds"
+        ) from None
     answer = {
         "dataset": dataset,
         "what": result.what,
