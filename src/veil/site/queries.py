@@ -35,7 +35,7 @@ from veil.privacy import PrivacyLoss, zcdp_for_epsilon
 from veil.site.auth import AuthError, Principal
 from veil.site.datasite import DataSite
 
-__all__ = ["AnswerPlans", "QueryRequest", "answer_query"]
+__all__ = ["AnswerPlans", "QueryRequest", "answer_query", "is_planned"]
 
 
 class QueryRequest(BaseModel):
@@ -56,6 +56,11 @@ class QueryRequest(BaseModel):
     delta: float = Field(default=0.0, ge=0.0, lt=1.0)
     mechanism: Literal["laplace", "gaussian"] = "laplace"
     alpha: float = Field(default=0.05, ge=1e-12, le=0.5)
+
+
+def is_planned(site: DataSite, dataset: str, request: QueryRequest) -> bool:
+    """Whether ``request`` was answered before on ``dataset`` (its answer is then quick)."""
+    return _plans(site).get((dataset, request.model_dump_json())) is not None
 
 
 def answer_query(
