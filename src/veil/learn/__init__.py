@@ -20,6 +20,8 @@ from veil.learn.baseline import train_non_private
 from veil.learn.calibration import calibrate_noise_multiplier, dp_sgd_epsilon
 from veil.learn.estimators import DPLogisticRegression, DPMLPClassifier
 from veil.learn.gradients import per_sample_gradients
+from veil.learn.latent import LatentEncoder, add_latent_noise
+from veil.learn.latent_attack import LatentEvaluation, evaluate_latent, linkage_attack
 from veil.learn.pate import PATE, PATEResult
 from veil.learn.trainer import DPTrainer, TrainingResult
 
@@ -28,10 +30,15 @@ __all__ = [
     "DPLogisticRegression",
     "DPMLPClassifier",
     "DPTrainer",
+    "LatentEncoder",
+    "LatentEvaluation",
     "PATEResult",
     "TrainingResult",
+    "add_latent_noise",
     "calibrate_noise_multiplier",
     "dp_sgd_epsilon",
+    "evaluate_latent",
+    "linkage_attack",
     "per_sample_gradients",
     "train_non_private",
 ]
