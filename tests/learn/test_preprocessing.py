@@ -68,7 +68,10 @@ def test_missing_bounds_need_a_budget_or_are_refused() -> None:
     encoder = FeatureEncoder(bounds={"age": (0, 120)}, bounds_epsilon=0.5).fit(_table())
     hours = encoder.specs[1]
     assert hours.source == "dp" and hours.epsilon == 0.5
-    assert hours.bounds[0] <= 1 and hours.bounds[1] >= 99
+    # ~80 of the 2,000 rows fall in [4, 8) and ~700 in [64, 128), far above the
+    # threshold (~23 at epsilon 0.5): each bin is missed with probability < e^-28.
+    # The few rows in [1, 4) may or may not pass, so the low bound is 1, 2 or 4.
+    assert hours.bounds[0] <= 4 and hours.bounds[1] >= 128
     assert encoder.privacy_loss().epsilon == 0.5
     assert any("'hours'" in note and "differential privacy" in note for note in encoder.public())
 
