@@ -189,3 +189,34 @@ def test_refused_budget_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["train", str(data), *BASE, "--epsilon", "1", "-o", str(model), "--report", str(report)]
     _one_line_exit_2([*args, "--dataset", "people", "--ledger", str(ledger)], capsys, "budget")
     assert not model.exists() and not report.exists()
+
+
+def test_a_refused_table_spends_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _write_table(tmp_path / "people.csv", n=300)
+    lines = data.read_text().splitlines()
+    empty = tmp_path / "empty_column.csv"
+    empty.write_text("\n".join([lines[0] + ",note"] + [line + "," for line in lines[1:]]) + "\n")
+    ledger = tmp_path / "ledger.db"
+    assert (
+        main(
+            [
+                "ledger",
+                "init",
+                "people",
+                "--epsilon",
+                "5",
+                "--delta",
+                "1e-5",
+                "--ledger",
+                str(ledger),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    model = tmp_path / "m.pt"
+    args = ["train", str(empty), *BASE, "--epsilon", "1", "-o", str(model)]
+    _one_line_exit_2([*args, "--dataset", "people", "--ledger", str(ledger)], capsys, "'note'")
+    with Ledger(ledger) as book:
+        assert book.status("people").releases == 0
+    assert not model.exists()

@@ -154,17 +154,14 @@ class _DPClassifier:
         """
         from veil.learn import calibrate_noise_multiplier
 
-        bounds = dict(self.bounds or {})
-        categories = dict(self.categories or {})
-        estimate = [
-            c
-            for c in frame.columns
-            if c not in bounds
-            and c not in categories
-            and (frame[c].dtype.is_numeric() or frame[c].dtype == pl.Boolean)
-        ]
-        bounds_eps = eps * float(self.bounds_fraction) if estimate else 0.0
-        encoder = FeatureEncoder(bounds=bounds, categories=categories, bounds_epsilon=bounds_eps)
+        encoder = FeatureEncoder(
+            bounds=dict(self.bounds or {}), categories=dict(self.categories or {})
+        )
+        if encoder.needs_bounds(frame):
+            encoder.bounds_epsilon = eps * float(self.bounds_fraction)
+        bounds_eps = encoder.bounds_epsilon
+        # The checks fit would make later, now: a table it refuses costs no budget.
+        encoder.validate(frame)
         batch = min(int(self.batch_size), n)
         q = batch / n
         steps = int(self.epochs) * max(1, round(1 / q))

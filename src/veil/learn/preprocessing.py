@@ -173,40 +173,59 @@ class FeatureEncoder:
     bounds_epsilon: float = 0.0
     specs: list[FeatureSpec] = field(default_factory=list)
 
-    def fit(self, frame: pl.DataFrame) -> FeatureEncoder:
-        """Decide each column's encoding; spends ``bounds_epsilon`` if bounds are missing."""
+    def needs_bounds(self, frame: pl.DataFrame) -> list[str]:
+        """Numeric columns with neither bounds nor a category list: estimated with DP."""
+        return [
+            c
+            for c in frame.columns
+            if c not in self.bounds and c not in self.categories and _is_numeric(frame[c])
+        ]
+
+    def validate(self, frame: pl.DataFrame) -> dict[str, FeatureSpec]:
+        """Every check :meth:`fit` makes, run before any spend; the categorical specs.
+
+        A job that charges a ledger calls this before reserving, so a table the
+        encoder would refuse (a column all missing, an identifier-like column)
+        costs no budget.
+        """
         if frame.width == 0:
-            raise DataError(
-                "the table has no feature columns; keep at least one besides the target"
-            )
-        unknown = sorted(set(self.bounds) | set(self.categories) - set(frame.columns))
-        unknown = [c for c in unknown if c not in frame.columns]
+            raise DataError("the table has no feature columns; keep one besides the target")
+        unknown = [c for c in sorted({*self.bounds, *self.categories}) if c not in frame.columns]
         if unknown:
             raise ColumnError(
                 f"bounds or categories given for column(s) not in the features: "
                 f"{', '.join(map(repr, unknown))}; features are: {', '.join(frame.columns)}"
             )
-        to_estimate = [
-            c
-            for c in frame.columns
-            if c not in self.bounds and c not in self.categories and _is_numeric(frame[c])
-        ]
+        to_estimate = self.needs_bounds(frame)
         if to_estimate and self.bounds_epsilon <= 0:
             raise ParameterError(
                 f"numeric column(s) {', '.join(map(repr, to_estimate))} have no bounds; give "
                 "them (e.g. --bounds age=0:120) or let veil spend part of epsilon to estimate them"
             )
-        each = self.bounds_epsilon / len(to_estimate) if to_estimate else 0.0
-        specs = []
+        categorical = {}
         for name in frame.columns:
             series = frame[name]
             if series.null_count() == series.len():
                 raise DataError(
                     f"feature {name!r} has no usable values (all missing); drop it (--drop {name})"
                 )
-            missing = series.null_count() > 0
             if name in self.categories or not _is_numeric(series):
-                specs.append(self._categorical(name, series))
+                categorical[name] = self._categorical(name, series)
+            elif name in self.bounds:
+                as_bounds(self.bounds[name], name)
+        return categorical
+
+    def fit(self, frame: pl.DataFrame) -> FeatureEncoder:
+        """Decide each column's encoding; spends ``bounds_epsilon`` if bounds are missing."""
+        categorical = self.validate(frame)
+        to_estimate = self.needs_bounds(frame)
+        each = self.bounds_epsilon / len(to_estimate) if to_estimate else 0.0
+        specs = []
+        for name in frame.columns:
+            series = frame[name]
+            missing = series.null_count() > 0
+            if name in categorical:
+                specs.append(categorical[name])
             elif name in self.bounds:
                 low, high = as_bounds(self.bounds[name], name)
                 specs.append(FeatureSpec(name, "numeric", "given", (low, high), None, missing))
