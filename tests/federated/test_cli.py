@@ -81,6 +81,17 @@ def test_bad_input_is_one_line_exit_2(capsys, table, tmp_path, args, needle) -> 
     assert needle in err
 
 
+def test_server_refuses_a_robust_strategy_under_secagg(capsys, tmp_path) -> None:
+    from veil.federated.deployment import make_certificates
+
+    make_certificates(tmp_path / "certs", clients=1)
+    certs = tmp_path / "certs"
+    code, _, err = run(capsys, "federate", "server", "--certificates", certs, "--features", 4,
+                       "--classes", 2, "--strategy", "krum", "--secagg")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert "secure aggregation hides" in err
+
+
 def test_client_without_the_target_column_fails_at_the_client(capsys, table, tmp_path) -> None:
     code, _, err = run(capsys, "federate", "client", "--data", table, "--target", "label",
                        "--certificates", tmp_path, "--key", tmp_path / "k")  # fmt: skip

@@ -145,3 +145,111 @@ def test_deployment_tls_auth_kill_and_resume(tmp_path, sites) -> None:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=30)
+
+
+WRONG_SHAPE_CLIENT = """
+import sys
+import numpy as np
+from flwr.common import ndarray_to_bytes
+from veil.federated.data import load_table
+from veil.federated.deployment import DeployedClient, run_client
+from veil.federated.tunnel import unwrap, wrap
+import veil.federated.deployment as deployment
+
+class WrongShape(DeployedClient):
+    def _relayed(self, data):
+        reply = unwrap(super()._relayed(data), where="this test")
+        for record in reply.content.config_records.values():
+            if "masked_params" in record:
+                record["masked_params"] = [ndarray_to_bytes(np.zeros(7, dtype=np.int64))]
+        return wrap(reply)
+
+deployment.DeployedClient = WrongShape
+site = load_table(sys.argv[1], "label", classes=[str(i) for i in range(10)])
+run_client(site.X, site.y, server=sys.argv[2], certificates=sys.argv[3], key=sys.argv[4])
+"""
+
+
+def test_secagg_deployment_server_holds_only_masked_vectors(tmp_path, sites, monkeypatch) -> None:
+    import threading
+
+    from flwr.common import bytes_to_ndarray
+
+    from veil.federated import ClassificationTask, tunnel
+    from veil.federated.data import load_table
+    from veil.federated.deployment import run_server
+
+    paths, test = sites
+    certs = tmp_path / "certs"
+    make_certificates(certs, clients=3)
+    address = f"127.0.0.1:{_free_port()}"
+    classes = ",".join(str(i) for i in range(10))
+    grids: list[tunnel.ProxyGrid] = []
+    init = tunnel.ProxyGrid.__init__
+
+    def keep(self, *args, **kw) -> None:  # type: ignore[no-untyped-def]
+        init(self, *args, **kw)
+        grids.append(self)
+
+    monkeypatch.setattr(tunnel.ProxyGrid, "__init__", keep)
+    task = ClassificationTask(64, 10, hidden=(32,), seed=0)
+    record: dict = {}
+    server = threading.Thread(
+        target=lambda: record.update(
+            run_server(
+                task, address=address, certificates=certs, rounds=2, min_clients=3,
+                test=load_table(test, "label"), round_timeout=60, secagg=True,
+                secagg_options={"num_shares": 3, "reconstruction_threshold": 2},
+            )
+        ),
+        daemon=True,
+    )  # fmt: skip
+    server.start()
+    script = tmp_path / "wrong_shape.py"
+    script.write_text(WRONG_SHAPE_CLIENT)
+    procs = [
+        _client(paths[i], address, certs, certs / f"client{i + 1}.key", classes) for i in (0, 1)
+    ]
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, script, paths[2], address, certs, certs / "client3.key"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
+    try:
+        server.join(timeout=240)
+        assert not server.is_alive(), "the SecAgg+ deployment did not finish"
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err[-2000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+    # The third client's wrong-shaped masked vector is refused in both rounds, logged,
+    # and SecAgg+ recovers its masks from the others' shares: the rounds go on with two.
+    assert [r["clients"] for r in record["rounds"]] == [2, 2]
+    assert len(record["rejected_replies"]) == 2
+    assert all("masked vector has shapes [(7,)]" in r for r in record["rejected_replies"])
+    assert record["rounds"][-1]["accuracy"] > 0.8
+    # What the server received: no model array anywhere, only masked vectors that are
+    # uncorrelated with the model they add up to. 2,048 coordinates: an independent
+    # vector's correlation has sd 0.022; |r| > 0.15 (6.8 sd) has probability < 1e-10,
+    # while a quantized update sent in the clear correlates with the mean at r ~ 0.9.
+    (grid,) = grids
+    masked = []
+    for msg in grid.received:
+        if not msg.has_content():
+            continue
+        assert all(len(r) == 0 for r in msg.content.array_records.values())
+        for rec in msg.content.config_records.values():
+            if "masked_params" in rec:
+                masked.append([bytes_to_ndarray(b) for b in rec["masked_params"]])
+    assert len(masked) == 4  # 2 accepted clients x 2 rounds
+    model = record["parameters"][0].ravel()  # the first layer's weights, 32 x 64
+    for vector in masked:
+        r = np.corrcoef(vector[1].astype(float).ravel(), model)[0, 1]
+        assert abs(r) < 0.15

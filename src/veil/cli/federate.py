@@ -239,6 +239,9 @@ def server_command(
         60.0, "--round-timeout", help="Seconds a round waits for a client."
     ),
     seed: int = typer.Option(0, "--seed", help="Initial weights."),
+    secagg: bool = typer.Option(
+        False, "--secagg", help="Aggregate with Flower's SecAgg+: the server sees only the sum."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Show Flower's own log."),
     json: bool = JSON_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -265,6 +268,7 @@ def server_command(
     out = run_server(
         task, address=address, certificates=certificates, rounds=rounds, min_clients=min_clients,
         strategy=strategy, test=test_data, checkpoint=checkpoint, round_timeout=round_timeout,
+        secagg=secagg,
     )  # fmt: skip
     history = out["rounds"]
     result = FederatedResult(
@@ -273,7 +277,8 @@ def server_command(
         settings={"address": address, "rounds": rounds, "min_clients": min_clients,
                   "strategy": strategy,
                   "evaluation": "server test table" if test is not None else "federated",
-                  "resumed_from": out["resumed_from"], "rejected_clients": out["rejected_clients"]},
+                  "resumed_from": out["resumed_from"], "rejected_clients": out["rejected_clients"],
+                  "secagg": secagg, "rejected_replies": out.get("rejected_replies", [])},
         seconds=sum(r["seconds"] for r in history),
     )  # fmt: skip
     emit(result, json=json)

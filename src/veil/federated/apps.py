@@ -25,7 +25,7 @@ from flwr.serverapp.grid import Grid
 
 from veil.federated.task import ClassificationTask
 
-__all__ = ["LocalGrid", "SiteClient", "client_app", "server_app"]
+__all__ = ["LocalGrid", "ServingGrid", "SiteClient", "client_app", "message_stage", "server_app"]
 
 log = logging.getLogger("veil.federated")
 
@@ -128,7 +128,7 @@ def server_app(
     return app
 
 
-def _stage(msg: Message) -> str:
+def message_stage(msg: Message) -> str:
     """The SecAgg+ stage a message asks for, or its message type."""
     for record in msg.content.config_records.values():
         if "stage" in record:
@@ -136,38 +136,12 @@ def _stage(msg: Message) -> str:
     return str(msg.metadata.message_type)
 
 
-class LocalGrid(Grid):
-    """Flower's ``Grid`` delivering messages to client apps in this process, synchronously.
+class ServingGrid(Grid):
+    """What every veil ``Grid`` shares: the run, message creation, serving a ``ServerApp``."""
 
-    Runs a ``ServerApp`` and its workflows (SecAgg+ included) unchanged
-    without a SuperLink or Ray. Every message the server receives is kept in
-    :attr:`received` (to inspect what the server saw); ``drop`` maps a
-    SecAgg+ stage (``"setup"``, ``"share_keys"``, ``"collect_masked_vectors"``,
-    ``"unmask"``) or a message type (``"train"``) to node ids that do not
-    answer it (a dropout at that point of the protocol).
-    """
-
-    def __init__(
-        self, app: Any, nodes: int, *, drop: dict[str, Sequence[int]] | None = None
-    ) -> None:
-        from flwr.app import Context
+    def __init__(self) -> None:
         from flwr.supercore.run import Run
 
-        self.app = app
-        self.node_ids = list(range(1, nodes + 1))
-        self.contexts = {
-            nid: Context(
-                run_id=1,
-                node_id=nid,
-                node_config={"partition-id": nid - 1, "num-partitions": nodes},
-                state=RecordDict(),
-                run_config={},
-            )
-            for nid in self.node_ids
-        }
-        self.drop = {k: set(v) for k, v in (drop or {}).items()}
-        self.received: list[Message] = []
-        self._replies: dict[str, Message] = {}
         self._run = Run.create_empty(1)
 
     def set_run(self, run: Any) -> None:
@@ -187,18 +161,66 @@ class LocalGrid(Grid):
     ) -> Message:
         return Message(content, dst_node_id, message_type, ttl=ttl, group_id=group_id)
 
+    @staticmethod
+    def stamp(msg: Message) -> None:
+        """Give an outgoing message its id, the server as sender and the run."""
+        msg.metadata.__dict__["_message_id"] = str(uuid4())
+        msg.metadata.__dict__["_src_node_id"] = 0
+        msg.metadata.__dict__["_run_id"] = 1
+
+    def serve(self, app: Any) -> None:
+        """Run the ``ServerApp`` ``app`` to its end over this grid."""
+        from flwr.app import Context
+        from flwr.supercore.task_identity import TaskIdentity
+
+        # Messages built by the workflows take their run and sender from this identity.
+        TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
+        app(self, Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}))
+
+
+class LocalGrid(ServingGrid):
+    """Flower's ``Grid`` delivering messages to client apps in this process, synchronously.
+
+    Runs a ``ServerApp`` and its workflows (SecAgg+ included) unchanged
+    without a SuperLink or Ray. Every message the server receives is kept in
+    :attr:`received` (to inspect what the server saw); ``drop`` maps a
+    SecAgg+ stage (``"setup"``, ``"share_keys"``, ``"collect_masked_vectors"``,
+    ``"unmask"``) or a message type (``"train"``) to node ids that do not
+    answer it (a dropout at that point of the protocol).
+    """
+
+    def __init__(
+        self, app: Any, nodes: int, *, drop: dict[str, Sequence[int]] | None = None
+    ) -> None:
+        from flwr.app import Context
+
+        super().__init__()
+        self.app = app
+        self.node_ids = list(range(1, nodes + 1))
+        self.contexts = {
+            nid: Context(
+                run_id=1,
+                node_id=nid,
+                node_config={"partition-id": nid - 1, "num-partitions": nodes},
+                state=RecordDict(),
+                run_config={},
+            )
+            for nid in self.node_ids
+        }
+        self.drop = {k: set(v) for k, v in (drop or {}).items()}
+        self.received: list[Message] = []
+        self._replies: dict[str, Message] = {}
+
     def get_node_ids(self) -> Iterable[int]:
         return list(self.node_ids)
 
     def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
         ids = []
         for msg in messages:
-            msg.metadata.__dict__["_message_id"] = str(uuid4())
-            msg.metadata.__dict__["_src_node_id"] = 0
-            msg.metadata.__dict__["_run_id"] = 1
+            self.stamp(msg)
             ids.append(msg.metadata.message_id)
             node = msg.metadata.dst_node_id
-            if node in self.drop.get(_stage(msg), ()):
+            if node in self.drop.get(message_stage(msg), ()):
                 continue
             # A transport hands each side its own copy (the workflows share content objects).
             reply = copy.deepcopy(self.app(copy.deepcopy(msg), self.contexts[node]))
@@ -215,12 +237,3 @@ class LocalGrid(Grid):
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> Iterable[Message]:
         return self.pull_messages(self.push_messages(messages))
-
-    def serve(self, app: Any) -> None:
-        """Run the ``ServerApp`` ``app`` to its end over this grid."""
-        from flwr.app import Context
-        from flwr.supercore.task_identity import TaskIdentity
-
-        # Messages built by the workflows take their run and sender from this identity.
-        TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
-        app(self, Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}))

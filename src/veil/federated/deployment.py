@@ -13,6 +13,11 @@ fails is logged, disconnected and never sampled; the rounds go on.
 
 A server restarted with the same ``checkpoint`` resumes after the last round
 saved (:class:`Resumable`).
+
+With ``secagg=True`` the server runs Flower's SecAgg+ workflow over the same
+connections (:mod:`veil.federated.tunnel` carries its messages), so it only
+ever holds masked vectors and their sum; clients need no option, they follow
+whatever protocol the server's messages ask for.
 """
 
 from __future__ import annotations
@@ -206,6 +211,8 @@ def run_server(
     checkpoint: str | Path | None = None,
     round_timeout: float | None = 60.0,
     on_round: Any = None,
+    secagg: bool = False,
+    secagg_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Serve ``rounds`` rounds of ``task`` to authenticated clients over TLS; the run's record.
 
@@ -227,10 +234,21 @@ def run_server(
         Saved after each round; an existing one resumes.
     round_timeout
         Seconds a round waits for a client (the stragglers' deadline).
+    secagg, secagg_options
+        Aggregate with Flower's SecAgg+ (options as :func:`~veil.federated.apps.server_app`'s:
+        ``num_shares``, ``reconstruction_threshold``, ``clipping_range``,
+        ``quantization_range``); the record then lists the replies refused.
     """
     from flwr.server import ServerConfig, start_server
 
+    from veil.federated.simulation import ROBUST
     from veil.federated.strategies import Screened, make_strategy
+
+    if secagg and strategy in ROBUST:
+        raise ParameterError(
+            f"strategy {strategy!r} must see each update, which secure aggregation hides; "
+            "use fedavg, fedprox, fedadam or fedyogi with --secagg"
+        )
 
     folder = Path(certificates)
     certs = _read_certs(folder)
@@ -259,12 +277,25 @@ def run_server(
         sample_all=True,
         **(strategy_options or {}),
     )
-    top: Any = _DeployRecorder(Screened(inner, task.shapes()), history, began)
+    recorder = _DeployRecorder(Screened(inner, task.shapes()), history, began)
+    top: Any = recorder
     if checkpoint is not None:
         top = Resumable(top, Checkpoint(checkpoint), history)
     done = top.done if isinstance(top, Resumable) else 0
     if done >= rounds:
         return {"rounds": history, "resumed_from": done, "rejected_clients": []}
+    if secagg:
+        rejected = _serve_secagg(
+            top, task, address=address, certs=certs, manager=manager, rounds=rounds - done,
+            min_clients=min_clients, round_timeout=round_timeout, options=secagg_options or {},
+        )  # fmt: skip
+        return {
+            "rounds": history,
+            "resumed_from": done,
+            "rejected_clients": list(manager.rejected),
+            "rejected_replies": rejected,
+            "parameters": recorder.parameters,
+        }
     start_server(
         server_address=address,
         config=ServerConfig(num_rounds=rounds - done, round_timeout=round_timeout),
@@ -272,7 +303,43 @@ def run_server(
         client_manager=manager,
         certificates=certs,
     )
-    return {"rounds": history, "resumed_from": done, "rejected_clients": list(manager.rejected)}
+    return {
+        "rounds": history,
+        "resumed_from": done,
+        "rejected_clients": list(manager.rejected),
+        "parameters": recorder.parameters,
+    }
+
+
+def _serve_secagg(
+    strategy: Any,
+    task: ClassificationTask,
+    *,
+    address: str,
+    certs: tuple[bytes, bytes, bytes],
+    manager: AuthenticatedClientManager,
+    rounds: int,
+    min_clients: int,
+    round_timeout: float | None,
+    options: dict[str, Any],
+) -> list[str]:
+    """Flower's SecAgg+ workflow over the gRPC server's connections; the replies refused."""
+    from flwr.server.superlink.fleet.grpc_bidi.grpc_server import start_grpc_server
+
+    from veil.federated.apps import server_app
+    from veil.federated.tunnel import ProxyGrid, masked_vector_screen
+
+    grpc_server = start_grpc_server(
+        client_manager=manager, server_address=address, certificates=certs
+    )
+    grid = ProxyGrid(manager, min_clients=min_clients, screen=masked_vector_screen(task.shapes()))
+    try:
+        app = server_app(strategy, rounds, secagg=True, round_timeout=round_timeout, **options)
+        grid.serve(app)
+    finally:
+        grid.close()
+        grpc_server.stop(grace=1)
+    return list(grid.rejected)
 
 
 class _DeployRecorder(StrategyWrapper):
@@ -283,6 +350,7 @@ class _DeployRecorder(StrategyWrapper):
     ) -> None:
         super().__init__(strategy)
         self.history, self.began, self.open = history, began, {}
+        self.parameters: list[np.ndarray] = []  # the last aggregate
 
     def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
         self.open = {"round": server_round, "t": time.perf_counter()}
@@ -293,7 +361,10 @@ class _DeployRecorder(StrategyWrapper):
         self.open["train_seconds"] = max(
             (float(r.metrics.get("seconds", 0.0)) for _, r in results), default=0.0
         )
-        return self.strategy.aggregate_fit(server_round, results, failures)
+        out = self.strategy.aggregate_fit(server_round, results, failures)
+        if out is not None and out[0] is not None:
+            self.parameters = parameters_to_ndarrays(out[0])
+        return out
 
     def evaluate(self, server_round: int, parameters: Any) -> Any:
         out = self.strategy.evaluate(server_round, parameters)
@@ -333,6 +404,7 @@ class DeployedClient(SiteClient):
         self.X, self.y, self.key = X, y, private_key
         self.task: ClassificationTask | None = None
         self.rounds = 0
+        self._relay: tuple[Any, Any] | None = None  # Flower's ClientApp and its context
 
     def get_properties(self, config: dict[str, Any]) -> dict[str, Any]:
         from cryptography.hazmat.primitives import hashes
@@ -353,6 +425,10 @@ class DeployedClient(SiteClient):
         return self.task
 
     def fit(self, parameters: list[np.ndarray], config: dict[str, Any]) -> Any:
+        from veil.federated.tunnel import TUNNEL_KEY
+
+        if TUNNEL_KEY in config:  # a Flower message of SecAgg+ (or its evaluation) inside
+            return [], 0, {TUNNEL_KEY: self._relayed(config[TUNNEL_KEY])}
         self._task(config)
         t0 = time.perf_counter()
         new, n, metrics = super().fit(parameters, config)
@@ -363,6 +439,23 @@ class DeployedClient(SiteClient):
         if self.task is None:
             raise ProtocolError("asked to evaluate before any training round")
         return super().evaluate(parameters, config)
+
+    def _relayed(self, data: Any) -> bytes:
+        """Run Flower's client app with ``secaggplus_mod`` on a wrapped message; its reply."""
+        from flwr.app import Context, RecordDict
+
+        from veil.federated.apps import client_app
+        from veil.federated.tunnel import relay
+
+        if self._relay is None:
+            # One context for the run: SecAgg+ keeps its keys and stage there between messages.
+            context = Context(
+                run_id=1, node_id=0, node_config={"partition-id": 0, "num-partitions": 1},
+                state=RecordDict(), run_config={},
+            )  # fmt: skip
+            self._relay = (client_app(lambda _: self, secagg=True), context)
+        app, context = self._relay
+        return relay(app, context, data)
 
 
 def run_client(
