@@ -311,3 +311,81 @@ def test_batch_norm_refused_naming_group_norm(layer: nn.Module) -> None:
     model = nn.Sequential(nn.Linear(4, 4), layer)
     with pytest.raises(ParameterError, match="GroupNorm"):
         GradSampler(model)
+
+
+def _conv_models() -> list[tuple[nn.Module, torch.Tensor]]:
+    """Convolutions with 8+ input channels per group (NCHW inputs): stride, dilation,
+    groups, zero and non-zero padding modes, Conv1d and Conv2d."""
+    torch.manual_seed(3)
+    cases = []
+    for conv, x in (
+        (nn.Conv2d(8, 6, 3, padding=1), torch.randn(5, 8, 6, 6)),
+        (nn.Conv2d(8, 4, 3, stride=2, dilation=2, padding=2), torch.randn(5, 8, 9, 7)),
+        (nn.Conv2d(16, 6, 2, groups=2, bias=False), torch.randn(4, 16, 5, 5)),
+        (nn.Conv2d(8, 3, 3, padding=1, padding_mode="reflect"), torch.randn(3, 8, 5, 6)),
+        (nn.Conv1d(8, 4, 3, stride=2, padding=1), torch.randn(6, 8, 11)),
+        (nn.Conv1d(9, 6, 2, groups=3, dilation=2), torch.randn(4, 9, 8)),
+    ):
+        model = nn.Sequential(conv, nn.Tanh(), nn.Flatten(), nn.LazyLinear(CLASSES))
+        model(x)
+        cases.append((model, x))
+    return cases
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_conv_per_sample_paths_match_functorch(
+    grouped: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of materialising a convolution's per-sample weight gradients (one
+    batch-as-groups convolution, or unfold + bmm) give torch.func's gradients, and
+    the clipped sums (through the reused workspace, batch sizes changing) match."""
+    import veil.learn.grad_sample.conv as conv_rules
+
+    monkeypatch.setattr(conv_rules, "GROUPED_MIN_CHANNELS", 1 if grouped else 10**6)
+    for model, x in _conv_models():
+        y = torch.randint(0, CLASSES, (x.shape[0],))
+        sampler = GradSampler(model)
+        sampler._forward_backward(x, y, cross_entropy)
+        assert sampler.rules[0]._grouped(sampler._captures[0][0]) == grouped
+        sampler.remove()
+        ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+        ours = per_sample_gradients(model, "cross_entropy", x, y)
+        for name, g in ref.items():
+            torch.testing.assert_close(ours[name], g, rtol=1e-4, atol=1e-5)
+        sampler = GradSampler(model)
+        for n in (x.shape[0], 2, x.shape[0] - 1):  # the workspace grows, then is reused
+            sums, _ = sampler.clipped_sum(x[:n], y[:n], cross_entropy, 0.05)
+            norms = torch.sqrt(sum(g[:n].reshape(n, -1).square().sum(1) for g in ref.values()))
+            factors = (0.05 / (norms + 1e-6)).clamp(max=1.0)
+            for name, s in zip(sampler.names, sums, strict=True):
+                expected = torch.einsum("n,n...->...", factors, ref[name][:n])
+                torch.testing.assert_close(s, expected, rtol=1e-4, atol=1e-6)
+        sampler.remove()
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_channels_last_strided_unfold_with_changing_batch(padding: int) -> None:
+    """The NHWC path (one strided copy of the patches into a reused workspace) keeps
+    giving torch.func's clipped sums as the Poisson batch size grows and shrinks."""
+    torch.manual_seed(padding)
+    model = nn.Sequential(
+        nn.Conv2d(8, 6, 3, padding=padding, dilation=1 + padding),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.LazyLinear(CLASSES),
+    )
+    x = torch.randn(7, 8, 6, 7).contiguous(memory_format=torch.channels_last)
+    model(x)
+    y = torch.randint(0, CLASSES, (7,))
+    ref = per_sample_gradients(model, "cross_entropy", x, y, clipping="functorch")
+    sampler = GradSampler(model)
+    sampler._forward_backward(x, y, cross_entropy)
+    assert sampler.rules[0]._channels_last(sampler._captures[0][0])
+    for n in (3, 7, 2, 5):
+        sums, _ = sampler.clipped_sum(x[:n], y[:n], cross_entropy, 0.05)
+        norms = torch.sqrt(sum(g[:n].reshape(n, -1).square().sum(1) for g in ref.values()))
+        factors = (0.05 / (norms + 1e-6)).clamp(max=1.0)
+        for name, s in zip(sampler.names, sums, strict=True):
+            expected = torch.einsum("n,n...->...", factors, ref[name][:n])
+            torch.testing.assert_close(s, expected, rtol=1e-4, atol=1e-6)
+    sampler.remove()
