@@ -364,9 +364,16 @@ def test_conv_per_sample_paths_match_functorch(
 
 
 @pytest.mark.parametrize("padding", [0, 1])
-def test_channels_last_strided_unfold_with_changing_batch(padding: int) -> None:
-    """The NHWC path (one strided copy of the patches into a reused workspace) keeps
-    giving torch.func's clipped sums as the Poisson batch size grows and shrinks."""
+@pytest.mark.parametrize("chunk", [1, 7000, 1 << 18])
+def test_channels_last_strided_unfold_with_changing_batch(
+    padding: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The NHWC path (strided copies of the patches, a few samples at a time, into a
+    reused workspace) keeps giving torch.func's clipped sums as the Poisson batch
+    size grows and shrinks, whether the samples go one, several or all at a time."""
+    import veil.learn.grad_sample.conv as conv_rules
+
+    monkeypatch.setattr(conv_rules, "PATCH_CHUNK_ELEMENTS", chunk)
     torch.manual_seed(padding)
     model = nn.Sequential(
         nn.Conv2d(8, 6, 3, padding=padding, dilation=1 + padding),
