@@ -111,7 +111,15 @@ def _channels_last_weight(
     n, c = x.shape[0], x.shape[1]
     xl = x.permute(0, 2, 3, 1)  # [n, H, W, C], contiguous for a channels-last x
     if ph or pw:
-        xl = F.pad(xl, (0, 0, pw, pw, ph, ph))
+        # Zero only the border of a reused buffer: F.pad would fill all of a new one.
+        h, w_in = xl.shape[1], xl.shape[2]
+        padded = alloc("padded", (n, h + 2 * ph, w_in + 2 * pw, c), g.dtype, g.device)
+        padded[:, :ph].zero_()
+        padded[:, ph + h :].zero_()
+        padded[:, ph : ph + h, :pw].zero_()
+        padded[:, ph : ph + h, pw + w_in :].zero_()
+        padded[:, ph : ph + h, pw : pw + w_in].copy_(xl)
+        xl = padded
     xl = xl.contiguous()
     hp, wp = xl.shape[1], xl.shape[2]
     ho = (hp - dh * (kh - 1) - 1) // sh + 1
