@@ -78,6 +78,35 @@ def test_exception_in_block_records_nothing(ledger_path: Path) -> None:
         assert book.status("patients").releases == 0
 
 
+def test_release_at_once_is_one_commit_with_the_same_rules(ledger_path: Path) -> None:
+    commits: list[str] = []
+    with Ledger(ledger_path) as book:
+        book._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        with book.release_at_once(
+            "patients", PrivacyLoss.pure(0.25), what="count()", mechanism="m", spender=None
+        ) as pending:
+            pending.result = {"value": 3}
+        assert commits == ["COMMIT"]  # release() takes two
+        (record,) = book.history("patients").records
+        assert (record.id, record.state, record.result) == (pending.id, "finished", {"value": 3})
+        # Over budget: refused before the block runs; a raising block records nothing.
+        drawn = []
+        with (
+            pytest.raises(BudgetExceededError),
+            book.release_at_once("patients", PrivacyLoss.pure(0.9), what="x", mechanism="m"),
+        ):
+            drawn.append("noise")  # pragma: no cover - must not run
+        with (
+            pytest.raises(RuntimeError),
+            book.release_at_once("patients", PrivacyLoss.pure(0.5), what="x", mechanism="m"),
+        ):
+            raise RuntimeError("noise sampler failed")
+        assert drawn == [] and book.status("patients").releases == 1
+        assert book.status("patients").epsilon_spent == pytest.approx(0.25)
+        # The ledger still takes ordinary two-step releases afterwards.
+        assert _release(book, 0.5) == pending.id + 1
+
+
 def test_bad_budgets_and_names(ledger_path: Path) -> None:
     with Ledger(ledger_path) as book:
         with pytest.raises(ParameterError, match="already has a budget"):

@@ -15,6 +15,7 @@ import math
 import os
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,7 @@ class LedgerFile:
     ) -> None:
         self.path = Path(path)
         self.timeout = float(timeout)
+        self._writer: int | None = None  # the thread inside a write transaction
         if not math.isfinite(self.timeout) or self.timeout < 0:
             raise ParameterError(f"timeout must be >= 0 seconds; got {timeout!r}")
         if self.path.is_dir():
@@ -215,17 +217,28 @@ class LedgerFile:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One short write transaction, writers queued on the OS lock."""
+        """One short write transaction, writers queued on the OS lock.
+
+        Nested in another of this object's transactions (same thread), it joins
+        it: the outer one commits, or rolls everything back.
+        """
         if not self.writable:
             raise self._read_only()
-        with write_lock(self.path, self.timeout):
-            with self._errors():
-                self._conn.execute("BEGIN IMMEDIATE")
+        if self._writer == threading.get_ident():
+            yield
+            return
+        with write_lock(self.path, self.timeout):  # threads and processes take turns here
+            self._writer = threading.get_ident()
             try:
-                yield
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            with self._errors():
-                self._conn.execute("COMMIT")
+                with self._errors():
+                    self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+                with self._errors():
+                    self._conn.execute("COMMIT")
+            finally:
+                self._writer = None

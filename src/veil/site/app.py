@@ -12,9 +12,11 @@ status: never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -160,7 +162,16 @@ RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The code reques
 def create_app(site: DataSite | SiteConfig) -> FastAPI:
     """The site's FastAPI app over ``site`` (a DataSite, or the config to open one)."""
     site = site if isinstance(site, DataSite) else DataSite(site)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 200
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="veil data site",
         version="1",
         description="Search datasets, read their mocks, ask DP queries under your budget, "

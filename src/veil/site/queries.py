@@ -172,12 +172,12 @@ class _Planned:
     alpha: float
 
     def answer(self, site: DataSite, dataset: str, spender: str | None) -> Release:
-        """Reserve the loss, draw fresh noise, finish: :func:`veil.dp.release`'s cycle."""
-        # Drawing the noise takes well under a millisecond: the whole cycle holds the
-        # site's write lock, and the ledger's own lock still orders other processes.
+        """Admit the loss, draw fresh noise, record it finished: one ledger transaction."""
+        # Drawing the noise takes well under a millisecond, so the whole cycle is one
+        # durable commit (noise still drawn only once the budget admitted the loss).
         with (
             site.write_lock,
-            site.ledger.release(
+            site.ledger.release_at_once(
                 dataset,
                 self.loss,
                 what=self.what,
