@@ -90,7 +90,8 @@ def serve(
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"warning: serving on {host}, reachable from other machines", err=True)
-    uvicorn.run(create_app(site), host=host, port=port, log_level="warning", access_log=False)
+    app = create_app(site, freeze_gc=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @site_app.command("add-dataset")

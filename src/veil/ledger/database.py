@@ -27,7 +27,7 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from veil.errors import BudgetExceededError, ParameterError
@@ -35,6 +35,7 @@ from veil.ledger.records import BudgetStatus, LedgerHistory, ReleaseRecord, Rese
 from veil.ledger.schema import SCHEMA_VERSION
 from veil.ledger.storage import DEFAULT_LEDGER, LedgerFile
 from veil.privacy import PrivacyLoss, check_delta, check_epsilon, compose
+from veil.privacy.tally import LossTally
 
 __all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease", "as_ledger"]
 
@@ -219,25 +220,24 @@ class Ledger(LedgerFile):
             "SELECT epsilon, delta FROM spenders WHERE dataset = ? AND name = ?", (name, spender)
         ).fetchone()
 
-    def _losses(self, name: str, *, events: bool, spender: str | None = None) -> list[PrivacyLoss]:
-        # Identical losses are counted, not re-read: composition does not depend on order,
-        # and admitting a release then costs the number of distinct losses, not of releases.
-        column = "event" if events else "NULL"
-        query = (
-            f"SELECT epsilon, delta, rho, {column} AS ev, COUNT(*) FROM releases "
-            f"WHERE dataset = ? AND {_COUNTED}"
-        )
-        args: tuple[Any, ...] = (name,)
-        if spender is not None:
-            query += " AND spender = ?"
-            args = (name, spender)
-        rows = self._conn.execute(query + " GROUP BY 1, 2, 3, 4", args).fetchall()
-        return [loss for *key, n in rows for loss in [_shared_loss(*key)] * n]
+    def _losses(self, name: str, *, events: bool, spender: str | None = None) -> LossTally:
+        # The tallies (kept by triggers with every change to releases) hold each distinct
+        # counted loss once with its count: composition does not depend on order, and the
+        # closed-form accountants compose a tally in the number of distinct losses.
+        if events:
+            query = "SELECT epsilon, delta, rho, event, n FROM tallies"
+        else:
+            query = "SELECT epsilon, delta, rho, NULL, SUM(n) FROM tallies"
+        query += " WHERE dataset = ? AND spender = ? AND n > 0"
+        if not events:
+            query += " GROUP BY 1, 2, 3"
+        rows = self._conn.execute(query, (name, "" if spender is None else spender)).fetchall()
+        return LossTally((_shared_loss(*key), n) for *key, n in rows)
 
     def _status(
         self,
         name: str,
-        losses: list[PrivacyLoss] | None = None,
+        losses: Sequence[PrivacyLoss] | None = None,
         spender: str | None = None,
     ) -> BudgetStatus:
         epsilon, delta, description = self._budget_row(name)  # type: ignore[misc]
@@ -321,10 +321,10 @@ class Ledger(LedgerFile):
         # do better: with a delta = 0 budget only pure losses fit, and for those basic
         # composition is already tight, so RDP/PLD would be wasted time under the lock.
         before = self._losses(name, events=False, spender=spender)
-        after = compose([*before, loss], delta, accountants=_FAST).epsilon
+        after = compose(before.plus(loss), delta, accountants=_FAST).epsilon
         if after > limit and delta > 0:
             full = self._losses(name, events=True, spender=spender)
-            after = min(after, compose([*full, loss], delta).epsilon)
+            after = min(after, compose(full.plus(loss), delta).epsilon)
         if after > limit:
             raise self._refusal(name, loss, budget, spender)
         return min(after, epsilon)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from veil.privacy.accountants.base import Accountant, register
+from veil.privacy.tally import counted, repeated_sum
 
 if TYPE_CHECKING:
     from veil.privacy.loss import PrivacyLoss
@@ -26,8 +27,9 @@ class BasicAccountant(Accountant):
     summary = "sequential composition (Dwork et al. 2006)"
 
     def epsilon(self, losses: Sequence[PrivacyLoss], delta: float) -> float:
-        if any(x.epsilon is None for x in losses):
+        groups = counted(losses)  # a ledger's repeated losses: one term per distinct loss
+        if any(x.epsilon is None for x, _ in groups):
             return math.inf
-        if math.fsum(x.delta for x in losses) > delta:
+        if repeated_sum((x.delta, n) for x, n in groups) > delta:
             return math.inf
-        return math.fsum(x.epsilon for x in losses)  # type: ignore[misc]
+        return repeated_sum((x.epsilon, n) for x, n in groups)  # type: ignore[misc]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from veil.privacy.accountants.base import Accountant, register
 from veil.privacy.conversions import zcdp_to_epsilon
+from veil.privacy.tally import counted, repeated_sum
 
 if TYPE_CHECKING:
     from veil.privacy.loss import PrivacyLoss
@@ -27,19 +28,19 @@ class ZCDPAccountant(Accountant):
     summary = "zCDP composition and conversion (Bun and Steinke 2016; Canonne et al. 2020)"
 
     def epsilon(self, losses: Sequence[PrivacyLoss], delta: float) -> float:
-        rho_parts: list[float] = []
-        approx: list[PrivacyLoss] = []
-        for loss in losses:
+        rho_parts: list[tuple[float, int]] = []
+        approx: list[tuple[PrivacyLoss, int]] = []
+        for loss, n in counted(losses):  # a ledger's repeated losses: one term per kind
             rho = loss.zcdp_rho()
             if rho is not None:
-                rho_parts.append(rho)
+                rho_parts.append((rho, n))
             elif loss.epsilon is not None:
-                approx.append(loss)
+                approx.append((loss, n))
             else:  # pragma: no cover - excluded by PrivacyLoss validation
                 return math.inf
-        left = delta - math.fsum(x.delta for x in approx)
+        left = delta - repeated_sum((x.delta, n) for x, n in approx)
         if left < 0:
             return math.inf
-        rho = math.fsum(rho_parts)
+        rho = repeated_sum(rho_parts)
         eps_rho = zcdp_to_epsilon(rho, left) if rho > 0 else 0.0
-        return eps_rho + math.fsum(x.epsilon for x in approx)  # type: ignore[misc]
+        return eps_rho + repeated_sum((x.epsilon, n) for x, n in approx)  # type: ignore[misc]
