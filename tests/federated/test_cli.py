@@ -71,6 +71,8 @@ def test_simulate_dp_with_ledger(capsys, table, tmp_path) -> None:
         (["--partition", "zipf"], "partition must be one of"),
         (["--secagg", "--strategy", "median"], "secure aggregation hides"),
         (["--dp-epsilon", "1", "--ledger", "{missing}", "--dataset", "x"], "does not exist"),
+        (["--local-epsilon", "-1"], "local epsilon must be a positive number"),
+        (["--local-epsilon", "1", "--dp-epsilon", "1"], "not both"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, table, tmp_path, args, needle) -> None:
@@ -96,6 +98,13 @@ def test_client_without_the_target_column_fails_at_the_client(capsys, table, tmp
     code, _, err = run(capsys, "federate", "client", "--data", table, "--target", "label",
                        "--certificates", tmp_path, "--key", tmp_path / "k")  # fmt: skip
     assert code == 2 and "target column 'label' not found" in err and err.count("\n") == 1
+
+
+def test_client_local_dp_settings_are_checked_before_connecting(capsys, table, tmp_path) -> None:
+    code, _, err = run(capsys, "federate", "client", "--data", table, "--target", "status",
+                       "--certificates", tmp_path, "--key", tmp_path / "k",
+                       "--local-epsilon", 2, "--local-rounds", 0)  # fmt: skip
+    assert code == 2 and "positive number of rounds" in err and err.count("\n") == 1
 
 
 def test_client_gives_up_on_an_unreachable_server(capsys, table, tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -253,3 +254,43 @@ def test_secagg_deployment_server_holds_only_masked_vectors(tmp_path, sites, mon
     for vector in masked:
         r = np.corrcoef(vector[1].astype(float).ravel(), model)[0, 1]
         assert abs(r) < 0.15
+
+
+def test_local_dp_clients_noise_their_own_updates_and_leave_when_spent(tmp_path, sites) -> None:
+    """Each site's own --local-epsilon: noisy updates, then it leaves after --local-rounds."""
+    paths, test = sites
+    certs = tmp_path / "certs"
+    make_certificates(certs, clients=3)
+    address = f"127.0.0.1:{_free_port()}"
+    classes = ",".join(str(i) for i in range(10))
+    procs: list[subprocess.Popen] = []
+    try:
+        server = _veil("federate", "server", "--certificates", certs, "--address", address,
+                       "--test", test, "--target", "label", "--rounds", 3, "--min-clients", 3,
+                       "--round-timeout", 20, "--json")  # fmt: skip
+        procs.append(server)
+        local = ["--classes", classes, "--local-epsilon", 1, "--local-rounds", 2]
+        clients = [
+            _veil("federate", "client", "--data", p, "--target", "label", "--server", address,
+                  "--certificates", certs, "--key", certs / f"client{i + 1}.key", *local)
+            for i, p in enumerate(paths)
+        ]  # fmt: skip
+        procs.extend(clients)
+        out, err = server.communicate(timeout=240)
+        assert server.returncode == 0, err[-2000:]
+        run = json.loads(out)
+        # Two rounds from every site, then none: each left when its budget was spent.
+        assert [r["clients"] for r in run["rounds"][:2]] == [3, 3]
+        assert run["rounds"][2]["clients"] == 0
+        # Epsilon 1 over 2 rounds: noise of std ~10 per weight swamps the updates.
+        assert run["final_accuracy"] < 0.5
+        for c in clients:
+            cout, cerr = c.communicate(timeout=60)
+            assert c.returncode == 0, cerr[-2000:]
+            assert re.search(r"epsilon 0\.99\d* at delta 1e-05 in all", cout)
+            assert "it left the run" in cout
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)

@@ -117,6 +117,9 @@ def simulate_command(
     clipping_norm: float = typer.Option(
         1.0, "--clipping-norm", help="Clip norm of each client's update."
     ),
+    local_epsilon: float | None = typer.Option(
+        None, "--local-epsilon", help="Local DP: each site noises its own updates."
+    ),
     adaptive_clipping: bool = typer.Option(
         False, "--adaptive-clipping", help="Adapt the clip norm (Andrew et al.)."
     ),
@@ -148,8 +151,8 @@ def simulate_command(
         fail("--ledger and --dataset go together: the spend is charged to DATASET in LEDGER")
     if ledger is not None and not ledger.is_file():
         fail(f"ledger {str(ledger)!r} does not exist; create it with `veil ledger init`")
-    if ledger is not None and dp_epsilon is None:
-        fail("--ledger records DP spends: give --dp-epsilon too")
+    if ledger is not None and dp_epsilon is None and local_epsilon is None:
+        fail("--ledger records DP spends: give --dp-epsilon or --local-epsilon too")
     check_outputs({"--report": report, "--checkpoint": checkpoint}, inputs=[data], ledger=ledger)
     _quiet(verbose)
     result = simulate(
@@ -174,6 +177,7 @@ def simulate_command(
         dp_delta=dp_delta,
         clipping_norm=clipping_norm,
         adaptive_clipping=adaptive_clipping,
+        local_dp_epsilon=local_epsilon,
         ledger=ledger,
         dataset=dataset,
         spender=spender,
@@ -301,21 +305,49 @@ def client_command(
         5, "--max-retries", help="Reconnection tries (exponential backoff)."
     ),
     max_wait: float = typer.Option(60.0, "--max-wait", help="Seconds to keep trying to connect."),
+    local_epsilon: float | None = typer.Option(
+        None, "--local-epsilon", help="Local DP: noise this site's own updates."
+    ),
+    local_rounds: int = typer.Option(
+        20, "--local-rounds", help="Rounds --local-epsilon covers (then it stops)."
+    ),
+    local_delta: float = typer.Option(1e-5, "--local-delta", help="Delta of --local-epsilon."),
+    clipping_norm: float = typer.Option(
+        1.0, "--clipping-norm", help="Clip norm of this site's update (local DP)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", help="Show Flower's own log."),
 ) -> None:
     """Join a federated run with this site's rows; they never leave the site."""
     from veil.federated.data import load_table
     from veil.federated.deployment import run_client
+    from veil.federated.local_privacy import plan_local_dp
 
     if not data.is_file():
         fail(f"--data {str(data)!r} does not exist")
+    local = None
+    if local_epsilon is not None:
+        local = plan_local_dp(
+            rounds=local_rounds, delta=local_delta, epsilon=local_epsilon,
+            clipping_norm=clipping_norm,
+        )  # fmt: skip
+        typer.echo(
+            f"Local DP: each update clipped to {local.clipping_norm:g} and noised (std "
+            f"{local.noise_std:.4g}); {local.rounds} round(s) at most, epsilon "
+            f"{local.epsilon:.4g} at delta {local.delta:g} in all."
+        )
     names = [c.strip() for c in classes.split(",")] if classes else None
     site = load_table(data, target, classes=names)
     _quiet(verbose)
     done = run_client(
         site.X, site.y, server=server, certificates=certificates, key=key,
-        max_retries=max_retries, max_wait_time=max_wait,
+        max_retries=max_retries, max_wait_time=max_wait, local=local,
     )  # fmt: skip
+    if local is not None and done >= local.rounds:
+        typer.echo(
+            f"Trained {done} round(s) with {server}: all that this site's local privacy "
+            "budget covers (--local-rounds); it left the run."
+        )
+        return
     typer.echo(f"Trained {done} round(s) with {server}; the run is over.")
 
 

@@ -3,9 +3,10 @@
 Sites keep their rows and send only model updates (McMahan et al. 2017).
 veil builds on Flower for the networking, SecAgg+ and the strategies, and
 adds an in-process simulation of the same client and strategy code,
-intermittent clients, client-level DP accounted on the spine and reserved in
-the ledger, non-IID partitions, the study of Sáinz-Pardo Díaz and López
-García (2023), and the ``veil federate`` commands.
+intermittent clients, client-level DP (central, or local noise each site adds
+itself) accounted on the spine and reserved in the ledger, non-IID
+partitions, the study of Sáinz-Pardo Díaz and López García (2023), and the
+``veil federate`` commands.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from veil.federated.availability import Availability, Intermittent
 from veil.federated.checkpoint import Checkpoint
 from veil.federated.data import Dataset, load_digits, load_images, load_table
 from veil.federated.engine import run_rounds
+from veil.federated.local_privacy import LocalPrivacy, LocalPrivacyPlan, plan_local_dp
 from veil.federated.partitions import PARTITIONS, partition
 from veil.federated.privacy import DPFedAvg, DPPlan, dp_fedavg_epsilon, plan_dp
 from veil.federated.results import FederatedResult, StudyResult
@@ -33,6 +35,8 @@ __all__ = [
     "Dataset",
     "FederatedResult",
     "Intermittent",
+    "LocalPrivacy",
+    "LocalPrivacyPlan",
     "Screened",
     "StudyResult",
     "dp_fedavg_epsilon",
@@ -42,6 +46,7 @@ __all__ = [
     "make_strategy",
     "partition",
     "plan_dp",
+    "plan_local_dp",
     "register",
     "run_rounds",
     "simulate",

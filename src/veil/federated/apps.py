@@ -23,6 +23,7 @@ from flwr.app import Message, RecordDict
 from flwr.client import NumPyClient
 from flwr.serverapp.grid import Grid
 
+from veil.federated.local_privacy import LocalPrivacy
 from veil.federated.task import ClassificationTask
 
 __all__ = ["LocalGrid", "ServingGrid", "SiteClient", "client_app", "message_stage", "server_app"]
@@ -39,10 +40,21 @@ class SiteClient(NumPyClient):
         The shared task.
     X, y
         The site's features and labels (never leave the site).
+    local
+        The site's own local DP (:mod:`veil.federated.local_privacy`): every
+        update it sends is clipped and noised by it, whatever the server asks.
     """
 
-    def __init__(self, task: ClassificationTask, X: np.ndarray, y: np.ndarray) -> None:
+    def __init__(
+        self,
+        task: ClassificationTask,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        local: LocalPrivacy | None = None,
+    ) -> None:
         self.task, self.X, self.y = task, X, y
+        self.local = local
 
     def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:
         return self.task.initial_parameters()
@@ -61,6 +73,8 @@ class SiteClient(NumPyClient):
             from veil.federated.privacy import clip_update
 
             new = clip_update(new, list(parameters), float(config["clip_norm"]))
+        if self.local is not None:  # local DP: the site's own clip and noise, whatever was asked
+            new = self.local.privatize(new, list(parameters))
         return new, len(self.y), {"loss": float(loss)}
 
     def evaluate(

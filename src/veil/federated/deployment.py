@@ -38,6 +38,7 @@ from veil.errors import ParameterError, ProtocolError
 from veil.federated.apps import SiteClient
 from veil.federated.certificates import make_certificates, public_keys
 from veil.federated.checkpoint import Checkpoint
+from veil.federated.local_privacy import LocalPrivacy, LocalPrivacyPlan
 from veil.federated.strategies import StrategyWrapper
 from veil.federated.task import ClassificationTask
 
@@ -400,8 +401,11 @@ class _DeployRecorder(StrategyWrapper):
 class DeployedClient(SiteClient):
     """A site in a deployment: builds the task the server describes, answers its challenge."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, private_key: Any) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, private_key: Any, *, local: LocalPrivacy | None = None
+    ) -> None:
         self.X, self.y, self.key = X, y, private_key
+        self.local = local
         self.task: ClassificationTask | None = None
         self.rounds = 0
         self._relay: tuple[Any, Any] | None = None  # Flower's ClientApp and its context
@@ -467,11 +471,15 @@ def run_client(
     key: str | Path,
     max_retries: int = 5,
     max_wait_time: float = 60.0,
+    local: LocalPrivacyPlan | None = None,
 ) -> int:
     """Serve this site's rows to the server at ``server`` until it ends the run; rounds trained.
 
     Connection failures are retried with exponential backoff (Flower's
     retry invoker) up to ``max_retries`` times or ``max_wait_time`` seconds.
+    With ``local`` (:func:`~veil.federated.local_privacy.plan_local_dp`) every
+    update is clipped and noised here, whatever the server asks, and the site
+    trains no more than the plan's rounds.
 
     Raises
     ------
@@ -491,7 +499,7 @@ def run_client(
         private = serialization.load_pem_private_key(Path(key).read_bytes(), password=None)
     except (OSError, ValueError) as err:
         raise ParameterError(f"cannot read the client key {str(key)!r}: {err}") from None
-    client = DeployedClient(X, y, private)
+    client = DeployedClient(X, y, private, local=LocalPrivacy(local) if local else None)
     began = time.perf_counter()
     try:
         start_client(
@@ -502,6 +510,12 @@ def run_client(
             max_wait_time=max_wait_time,
         )
     except Exception as err:  # grpc's own error: say what it means for this client
+        if client.local is not None and client.local.rounds_done >= client.local.plan.rounds:
+            log.warning(
+                "this site's local privacy budget covered %d round(s): it left the run",
+                client.local.plan.rounds,
+            )
+            return client.rounds
         if client.rounds > 0:
             raise ProtocolError(
                 f"the connection to {server} broke after {client.rounds} round(s): "

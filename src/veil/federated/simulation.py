@@ -30,6 +30,7 @@ from veil.federated.availability import Availability, Intermittent
 from veil.federated.checkpoint import Checkpoint
 from veil.federated.data import Dataset, load_digits, load_table
 from veil.federated.engine import run_rounds
+from veil.federated.local_privacy import LocalPrivacy, plan_local_dp
 from veil.federated.partitions import partition
 from veil.federated.privacy import DP_STRATEGIES, DPFedAvg, plan_dp
 from veil.federated.results import FederatedResult, roc_points
@@ -158,6 +159,8 @@ def simulate(
     clipping_norm: float = 1.0,
     adaptive_clipping: bool = False,
     accountant: str = "pld",
+    local_dp_epsilon: float | None = None,
+    local_noise_multiplier: float | None = None,
     ledger: Any = None,
     dataset: str | None = None,
     spender: str | None = None,
@@ -193,8 +196,13 @@ def simulate(
     dp_epsilon, dp_noise_multiplier, dp_delta, clipping_norm, adaptive_clipping, accountant
         Client-level DP-FedAvg (:mod:`veil.federated.privacy`): a target
         epsilon or a noise multiplier, delta (default 1 / clients**1.1).
+    local_dp_epsilon, local_noise_multiplier
+        Local DP instead (:mod:`veil.federated.local_privacy`): every site
+        clips its update to ``clipping_norm`` and adds its own Gaussian noise,
+        so that its ``rounds`` updates are (epsilon, ``dp_delta``)-DP whatever
+        the server does; works with SecAgg+ and every strategy.
     ledger, dataset, spender
-        Reserve the DP run's loss for ``dataset`` before round 1.
+        Reserve the DP run's loss (central or local) for ``dataset`` before round 1.
     engine
         ``"inprocess"`` or ``"ray"`` (Flower's simulation engine).
     checkpoint
@@ -230,6 +238,11 @@ def simulate(
             f"clients_per_round must be in 1..{clients}; got {clients_per_round!r}"
         )
     dp = dp_epsilon is not None or dp_noise_multiplier is not None
+    local_dp = local_dp_epsilon is not None or local_noise_multiplier is not None
+    if dp and local_dp:
+        raise ParameterError(
+            "choose central DP-FedAvg (dp_epsilon) or local DP (local_dp_epsilon), not both"
+        )
     if secagg and strategy in ROBUST:
         raise ParameterError(
             f"strategy {strategy!r} must see each update, which secure aggregation hides; "
@@ -237,8 +250,8 @@ def simulate(
         )
     if secagg and dp:
         raise ParameterError(
-            "client-level DP here clips each update at the server, which secure aggregation "
-            "hides; run DP without --secagg"
+            "central DP-FedAvg clips each update at the server, which secure aggregation "
+            "hides; run it without --secagg, or use local DP (--local-epsilon) with --secagg"
         )
     if dp and strategy not in DP_STRATEGIES:
         raise ParameterError(
@@ -248,10 +261,8 @@ def simulate(
         raise ParameterError(
             "a ledger and a dataset go together: the spend is charged to the dataset"
         )
-    if ledger is not None and not dp:
-        raise ParameterError(
-            "a ledger records DP spends: give dp_epsilon (or a noise multiplier) too"
-        )
+    if ledger is not None and not (dp or local_dp):
+        raise ParameterError("a ledger records DP spends: give dp_epsilon or local_dp_epsilon too")
     if checkpoint is not None and (engine != "inprocess" or secagg):
         raise ParameterError("checkpoints are kept by the in-process engine without SecAgg+")
     avail = (
@@ -297,6 +308,13 @@ def simulate(
             adaptive=adaptive_clipping, accountant=accountant,
         )  # fmt: skip
         inner = DPFedAvg(inner, plan)
+    local_plan = None
+    if local_dp:
+        delta = dp_delta if dp_delta is not None else 1.0 / clients**1.1
+        local_plan = plan_local_dp(
+            rounds=rounds, delta=delta, epsilon=local_dp_epsilon,
+            noise_multiplier=local_noise_multiplier, clipping_norm=clipping_norm,
+        )  # fmt: skip
     screened = Screened(inner, task.shapes())
     recorder = _Recorder(screened)
     top = Intermittent(recorder, avail)
@@ -306,7 +324,8 @@ def simulate(
         local = Dataset(train.X[rows], train.y[rows], train.classes, train.name)
         if make_client is not None:
             return make_client(i, task, local)
-        return SiteClient(task, local.X, local.y)
+        own = LocalPrivacy(local_plan) if local_plan is not None else None
+        return SiteClient(task, local.X, local.y, local=own)
 
     settings = {
         "data": full.name,
@@ -327,17 +346,23 @@ def simulate(
         "seed": seed,
     }
     book, owned, reservation = None, False, None
-    if plan is not None and ledger is not None:
+    spent = plan if plan is not None else local_plan
+    if spent is not None and ledger is not None:
         from veil.ledger import as_ledger
 
         book, owned = as_ledger(ledger)
+        mechanism = (
+            "DP-FedAvg (Poisson-sampled Gaussian over clients)"
+            if plan is not None
+            else "local DP (each site's clipped update plus its own Gaussian noise)"
+        )
         try:
             reservation = book.reserve(
                 dataset,  # type: ignore[arg-type]
-                plan.loss,
+                spent.loss,
                 what=f"federated run: {strategy}, {clients} clients, {rounds} rounds",
-                mechanism="DP-FedAvg (Poisson-sampled Gaussian over clients)",
-                parameters=plan.to_dict(),
+                mechanism=mechanism,
+                parameters=spent.to_dict(),
                 spender=spender,
             )
         except BaseException:
@@ -372,9 +397,9 @@ def simulate(
         seconds = time.perf_counter() - began
         final = history[-1]["accuracy"] if history else float("nan")
         privacy = None
-        if plan is not None:
+        if spent is not None:
             privacy = {
-                **plan.to_dict(),
+                **spent.to_dict(),
                 "reservation_id": None if reservation is None else reservation.id,
             }
         result = FederatedResult(
