@@ -45,6 +45,28 @@ def _hidden(text: str) -> tuple[int, ...]:
     return _ints(text, "--hidden")
 
 
+CATEGORIES_OPTION = typer.Option(
+    None, "--categories", help="JSON {column: [values]} every site shares (one-hot order)."
+)
+
+
+def _categories(path: Path | None) -> dict[str, list[Any]] | None:
+    """The category lists of a JSON file, checked: {column: [value, ...]}."""
+    if path is None:
+        return None
+    import json as _json
+
+    try:
+        data = _json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        fail(f"--categories {str(path)!r} is not a readable JSON file: {err}")
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) for k, v in data.items()
+    ):
+        fail(f'--categories {str(path)!r} must hold {{"column": ["value", ...], ...}}')
+    return data
+
+
 def _options(values: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for value in values or []:
@@ -229,6 +251,7 @@ def server_command(
     ),
     test: Path | None = typer.Option(None, "--test", help="A test table the server evaluates on."),  # noqa: B008
     target: str | None = typer.Option(None, "--target", help="Target column of --test."),
+    categories: Path | None = CATEGORIES_OPTION,
     hidden: str = typer.Option(
         "64", "--hidden", help="MLP hidden widths; 0 for logistic regression."
     ),
@@ -259,7 +282,7 @@ def server_command(
         fail("--test and --target go together: the server's test table and its target column")
     test_data = None
     if test is not None:
-        test_data = load_table(test, target)  # type: ignore[arg-type]
+        test_data = load_table(test, target, categories=_categories(categories))  # type: ignore[arg-type]
         features, classes = test_data.X.shape[1], len(test_data.classes)
     if features is None or classes is None:
         fail("give the model's --features and --classes, or a --test table to read them from")
@@ -301,6 +324,7 @@ def client_command(
     classes: str | None = typer.Option(
         None, "--classes", help="Class names in order, comma-separated."
     ),
+    categories: Path | None = CATEGORIES_OPTION,
     max_retries: int = typer.Option(
         5, "--max-retries", help="Reconnection tries (exponential backoff)."
     ),
@@ -336,7 +360,7 @@ def client_command(
             f"{local.epsilon:.4g} at delta {local.delta:g} in all."
         )
     names = [c.strip() for c in classes.split(",")] if classes else None
-    site = load_table(data, target, classes=names)
+    site = load_table(data, target, classes=names, categories=_categories(categories))
     _quiet(verbose)
     done = run_client(
         site.X, site.y, server=server, certificates=certificates, key=key,

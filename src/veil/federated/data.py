@@ -1,27 +1,34 @@
 """Local data for a federated task: a table with a target column, digits, or an image folder.
 
 Every site turns its own rows into numbers the same way: the numeric columns
-(in the order given) are the features and the target's classes are numbered
-by a list every site shares. The image folder follows the chest X-ray set of
-the study (Kermany et al. 2018): ``train/<CLASS>/*.png|jpg|jpeg`` and
-``test/<CLASS>/...``; images are read in grayscale and resized so that every
-site's model has the same input.
+(in the order given) are the features, each other column is one-hot encoded
+over a list of categories, and the target's classes are numbered by a list
+every site shares. In a deployment the category and class lists must be the
+same at every site: give them (a schema), or each site would read its own.
+The image folder follows the chest X-ray set of the study (Kermany et al.
+2018): ``train/<CLASS>/*.png|jpg|jpeg`` and ``test/<CLASS>/...``; images are
+read in grayscale and resized so that every site's model has the same input.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from veil.errors import ColumnError, DataError
 
 __all__ = ["Dataset", "load_digits", "load_images", "load_table"]
 
+#: The category a missing value of a categorical column takes.
+MISSING = "(missing)"
+#: More distinct values than this: an identifier, not a category.
+MAX_CATEGORIES = 100
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -45,6 +52,7 @@ def load_table(
     target: str,
     *,
     classes: Sequence[str] | None = None,
+    categories: Mapping[str, Sequence[Any]] | None = None,
     standardize: bool = True,
 ) -> Dataset:
     """A table (path, pandas, polars or pyarrow) as features and labels of ``target``.
@@ -59,6 +67,11 @@ def load_table(
         The class names in the order every site numbers them; by default the
         sorted distinct values of ``target`` here (give them explicitly in a
         deployment where a site may lack a class).
+    categories
+        ``{column: [values...]}`` for the non-numeric columns, one-hot encoded
+        in that order (a value outside the list encodes as all zeros). A
+        column without a list takes the sorted values seen here (missing ones
+        as "(missing)"), and the notes say that list was treated as public.
     standardize
         Center and scale each feature by its mean and standard deviation here.
 
@@ -67,7 +80,8 @@ def load_table(
     ColumnError
         ``target`` is not a column.
     DataError
-        No numeric feature, missing target values, or a label not in ``classes``.
+        No feature, missing target values, a label not in ``classes``, or a
+        column with too many distinct values to one-hot encode.
     """
     from veil.io import to_polars
 
@@ -78,10 +92,17 @@ def load_table(
         raise ColumnError(
             f"target column {target!r} not found; columns are: {', '.join(frame.columns)}"
         )
-    numeric = [c for c in frame.columns if c != target and frame[c].dtype.is_numeric()]
-    other = [c for c in frame.columns if c != target and c not in numeric]
-    if not numeric:
-        raise DataError(f"the table has no numeric feature column besides {target!r}")
+    categories = dict(categories or {})
+    unknown_cols = sorted(set(categories) - set(frame.columns))
+    if unknown_cols:
+        raise ColumnError(
+            f"categories given for column(s) not in the table: {', '.join(unknown_cols)}; "
+            f"columns are: {', '.join(frame.columns)}"
+        )
+    features = [c for c in frame.columns if c != target]
+    numeric = [c for c in features if frame[c].dtype.is_numeric() and c not in categories]
+    if not features:
+        raise DataError(f"the table has no feature column besides {target!r}")
     labels = frame[target]
     if labels.null_count():
         raise DataError(
@@ -98,16 +119,43 @@ def load_table(
         )
     if len(names) < 2:
         raise DataError(f"target {target!r} has one class ({names[0]!r}); a classifier needs two")
-    X = frame.select(numeric).to_numpy().astype(np.float64)
-    if np.isnan(X).any():
-        raise DataError("the feature columns hold missing values; impute or drop them first")
-    if standardize:
-        std = X.std(axis=0)
-        X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    notes = [f"non-numeric columns not used as features: {', '.join(other)}"] if other else []
+    blocks, columns, notes, read_here = [], [], [], []
+    for col in features:
+        if col in numeric:
+            x = frame[col].cast(pl.Float64).to_numpy().astype(np.float64)
+            if np.isnan(x).any():
+                raise DataError(f"feature {col!r} holds missing values; impute or drop them first")
+            if standardize:
+                std = x.std()
+                x = (x - x.mean()) / (std if std > 0 else 1.0)
+            blocks.append(x[:, None])
+            columns.append(col)
+            continue
+        seen = frame[col].cast(pl.Utf8).fill_null(MISSING)
+        if col in categories:
+            cats = [str(v) for v in categories[col]]
+            if not cats or len(set(cats)) != len(cats):
+                raise DataError(f"categories of column {col!r} must be distinct and not empty")
+        else:
+            cats = sorted(seen.unique().to_list())
+            if len(cats) > MAX_CATEGORIES:
+                raise DataError(
+                    f"column {col!r} has {len(cats):,} distinct values, too many to one-hot "
+                    f"encode (limit {MAX_CATEGORIES}): it looks like an identifier; drop it, "
+                    "or give its categories"
+                )
+            read_here.append(col)
+        position = {c: i for i, c in enumerate(cats)}
+        codes = np.array([position.get(v, -1) for v in seen.to_list()])
+        onehot = (codes[:, None] == np.arange(len(cats))[None, :]).astype(np.float64)
+        blocks.append(onehot)
+        columns.extend(f"{col}={c}" for c in cats)
+    X = np.hstack(blocks)
+    if read_here:
+        notes.append("categories read from this table, treated as public: " + ", ".join(read_here))
     y = np.array([index[v] for v in values], dtype=np.int64)
     name = str(data) if isinstance(data, (str, os.PathLike)) else "table"
-    return Dataset(X.astype(np.float32), y, names, name, numeric, notes)
+    return Dataset(X.astype(np.float32), y, names, name, columns, notes)
 
 
 def load_digits() -> Dataset:

@@ -34,7 +34,7 @@ import numpy as np
 from flwr.common import GetPropertiesIns, ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.server.client_manager import SimpleClientManager
 
-from veil.errors import ParameterError, ProtocolError
+from veil.errors import ParameterError, ProtocolError, VeilError
 from veil.federated.apps import SiteClient
 from veil.federated.certificates import make_certificates, public_keys
 from veil.federated.checkpoint import Checkpoint
@@ -516,6 +516,8 @@ def run_client(
                 client.local.plan.rounds,
             )
             return client.rounds
+        if isinstance(err, VeilError):
+            raise  # this site's own check (its data against the task): the message says why
         if client.rounds > 0:
             raise ProtocolError(
                 f"the connection to {server} broke after {client.rounds} round(s): "

@@ -243,7 +243,8 @@ class ClassificationTask:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise DataError(
                 f"{where} has {X.shape[1] if X.ndim == 2 else X.shape} features; the model takes "
-                f"{self.n_features}: every site must have the same feature columns"
+                f"{self.n_features}: every site must have the same feature columns and the "
+                "same category lists (--categories)"
             )
         if len(X) != len(y) or len(y) == 0:
             raise DataError(
