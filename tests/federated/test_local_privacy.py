@@ -58,9 +58,13 @@ def test_the_site_noises_whatever_the_server_asks() -> None:
     site = SiteClient(task, X, y, local=LocalPrivacy(plan))
     start = task.initial_parameters()
     # A server asking for a huge clip norm changes nothing: the site's own C and noise.
-    sent, _, _ = site.fit(start, {"clip_norm": 1e9, "server_round": 1})
+    sent, weight, metrics = site.fit(start, {"clip_norm": 1e9, "server_round": 1})
     delta = np.concatenate([(s - p).ravel() for s, p in zip(sent, start, strict=True)])
     assert delta.std() > 0.5  # noise of std z 2C = 1 per coordinate, not a bare update
+    # Nothing else computed from the rows leaves: no row count, no loss, no evaluation.
+    assert (weight, metrics) == (1, {})
+    with pytest.raises(ParameterError, match="reports no loss or accuracy"):
+        site.evaluate(start, {})
 
 
 def test_a_local_dp_run_is_reserved_and_works_with_secagg(tmp_path) -> None:

@@ -23,6 +23,7 @@ from flwr.app import Message, RecordDict
 from flwr.client import NumPyClient
 from flwr.serverapp.grid import Grid
 
+from veil.errors import ParameterError
 from veil.federated.local_privacy import LocalPrivacy
 from veil.federated.task import ClassificationTask
 
@@ -74,12 +75,18 @@ class SiteClient(NumPyClient):
 
             new = clip_update(new, list(parameters), float(config["clip_norm"]))
         if self.local is not None:  # local DP: the site's own clip and noise, whatever was asked
-            new = self.local.privatize(new, list(parameters))
+            # Nothing else computed from the rows leaves: no size (weight 1), no loss.
+            return self.local.privatize(new, list(parameters)), 1, {}
         return new, len(self.y), {"loss": float(loss)}
 
     def evaluate(
         self, parameters: list[np.ndarray], config: dict[str, Any]
     ) -> tuple[float, int, dict[str, Any]]:
+        if self.local is not None:
+            raise ParameterError(
+                "this site uses local DP: it reports no loss or accuracy on its own rows; "
+                "evaluate on a test table the server holds (--test)"
+            )
         ev = self.task.evaluate(parameters, self.X, self.y)
         return ev.loss, ev.n, {"accuracy": ev.accuracy}
 

@@ -437,6 +437,8 @@ class DeployedClient(SiteClient):
         t0 = time.perf_counter()
         new, n, metrics = super().fit(parameters, config)
         self.rounds += 1
+        if self.local is not None:  # local DP: nothing but the noisy update leaves
+            return new, n, metrics
         return new, n, {**metrics, "seconds": time.perf_counter() - t0}
 
     def evaluate(self, parameters: list[np.ndarray], config: dict[str, Any]) -> Any:

@@ -16,6 +16,10 @@ to the Gaussian mechanism of multiplier z / sqrt(R) exactly (Dong, Roth and
 Su 2019), whose epsilon at delta the spine's accountants give. No amplification
 by sampling is claimed: the server knows when the site took part.
 
+Nothing else computed from the rows leaves a site under local DP: it reports
+a weight of 1 instead of its number of rows, no training loss, and no
+evaluation on its own rows (the server evaluates on a test table it holds).
+
 Local noise adds up in the aggregate (the mean of m updates carries noise of
 standard deviation ``2 z C / sqrt(m)``), so it costs more accuracy than central
 noise for the same epsilon; it is what a site can enforce alone, and it works
