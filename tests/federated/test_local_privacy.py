@@ -53,14 +53,16 @@ def test_the_site_noises_whatever_the_server_asks() -> None:
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 5)).astype(np.float32), rng.integers(0, 2, 40)
-    task = ClassificationTask(5, 2, hidden=(), epochs=1, seed=0)
+    task = ClassificationTask(5, 2, hidden=(32,), epochs=1, seed=0)  # 258 weights
     plan = plan_local_dp(rounds=5, delta=1e-5, noise_multiplier=1.0, clipping_norm=0.5)
     site = SiteClient(task, X, y, local=LocalPrivacy(plan))
     start = task.initial_parameters()
     # A server asking for a huge clip norm changes nothing: the site's own C and noise.
     sent, weight, metrics = site.fit(start, {"clip_norm": 1e9, "server_round": 1})
     delta = np.concatenate([(s - p).ravel() for s, p in zip(sent, start, strict=True)])
-    assert delta.std() > 0.5  # noise of std z 2C = 1 per coordinate, not a bare update
+    # Noise of std z 2C = 1 on each of 258 weights, not a bare update of norm <= 0.5:
+    # a sample std under 0.5 has probability P(chi2_257 < 64) < 1e-30 (the false-failure rate).
+    assert delta.std() > 0.5
     # Nothing else computed from the rows leaves: no row count, no loss, no evaluation.
     assert (weight, metrics) == (1, {})
     with pytest.raises(ParameterError, match="reports no loss or accuracy"):

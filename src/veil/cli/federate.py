@@ -280,6 +280,8 @@ def server_command(
 
     if (test is None) != (target is None):
         fail("--test and --target go together: the server's test table and its target column")
+    if categories is not None and test is None:
+        fail("--categories describes the --test table's columns: give --test and --target too")
     test_data = None
     if test is not None:
         test_data = load_table(test, target, categories=_categories(categories))  # type: ignore[arg-type]

@@ -22,13 +22,10 @@ import numpy as np
 import polars as pl
 
 from veil.errors import ColumnError, DataError
+from veil.learn.preprocessing import MAX_CATEGORIES, MISSING
 
 __all__ = ["Dataset", "load_digits", "load_images", "load_table"]
 
-#: The category a missing value of a categorical column takes.
-MISSING = "(missing)"
-#: More distinct values than this: an identifier, not a category.
-MAX_CATEGORIES = 100
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 
 

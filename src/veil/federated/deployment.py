@@ -501,7 +501,7 @@ def run_client(
         private = serialization.load_pem_private_key(Path(key).read_bytes(), password=None)
     except (OSError, ValueError) as err:
         raise ParameterError(f"cannot read the client key {str(key)!r}: {err}") from None
-    client = DeployedClient(X, y, private, local=LocalPrivacy(local) if local else None)
+    client = DeployedClient(X, y, private, local=LocalPrivacy(local) if local is not None else None)
     began = time.perf_counter()
     try:
         start_client(

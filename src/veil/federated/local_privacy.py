@@ -190,8 +190,7 @@ class LocalPrivacy:
         ParameterError
             The site has already sent every round its budget covers.
         """
-        from veil.federated.privacy import clip_update
-        from veil.learn.sampling import reseed
+        from veil.federated.privacy import clip_update, gaussian_noise
 
         if self.rounds_done >= self.plan.rounds:
             raise ParameterError(
@@ -201,9 +200,8 @@ class LocalPrivacy:
         clipped = clip_update(new, old, self.plan.clipping_norm)
         out = []
         for array in clipped:
-            reseed(self._gen)  # fresh bits from the OS for every draw, never a seed
-            noise = torch.randn(array.size, generator=self._gen, dtype=torch.float64).numpy()
-            noisy = np.asarray(array, np.float64) + noise.reshape(array.shape) * self.plan.noise_std
+            noise = gaussian_noise(array.size, self.plan.noise_std, self._gen)
+            noisy = np.asarray(array, np.float64) + noise.reshape(array.shape)
             out.append(noisy.astype(np.asarray(array).dtype))
         self.rounds_done += 1
         return out

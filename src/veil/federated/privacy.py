@@ -212,7 +212,8 @@ def plan_dp(
     )
 
 
-def _gaussian(size: int, std: float, gen: torch.Generator) -> np.ndarray:
+def gaussian_noise(size: int, std: float, gen: torch.Generator) -> np.ndarray:
+    """``size`` draws of N(0, std^2), ``gen`` reseeded from the OS first (never a seed)."""
     from veil.learn.sampling import reseed
 
     reseed(gen)
@@ -283,7 +284,7 @@ class DPFedAvg(StrategyWrapper):
             total += delta * min(1.0, self.clipping_norm / norm) if norm > 0 else 0.0
         self.norms[server_round] = norms
         z = self.plan.update_noise_multiplier
-        total += _gaussian(total.size, z * self.clipping_norm, self._gen)
+        total += gaussian_noise(total.size, z * self.clipping_norm, self._gen)
         mean = total / self.plan.expected_clients
         arrays, start = [], 0
         for a in self.current:
@@ -293,7 +294,8 @@ class DPFedAvg(StrategyWrapper):
             start += a.size
         if self.plan.adaptive:
             sb = self.plan.clipped_count_stddev
-            noisy = (fitted + float(_gaussian(1, sb, self._gen)[0])) / self.plan.expected_clients  # type: ignore[arg-type]
+            count_noise = float(gaussian_noise(1, sb, self._gen)[0])  # type: ignore[arg-type]
+            noisy = (fitted + count_noise) / self.plan.expected_clients
             self.clipping_norm *= math.exp(
                 -self.clip_learning_rate * (noisy - self.target_quantile)
             )

@@ -300,8 +300,8 @@ def simulate(
         **(strategy_options or {}),
     )
     plan = None
+    delta = dp_delta if dp_delta is not None else 1.0 / clients**1.1
     if dp:
-        delta = dp_delta if dp_delta is not None else 1.0 / clients**1.1
         plan = plan_dp(
             total_clients=clients, clients_per_round=per_round, rounds=rounds, delta=delta,
             epsilon=dp_epsilon, noise_multiplier=dp_noise_multiplier, clipping_norm=clipping_norm,
@@ -310,7 +310,6 @@ def simulate(
         inner = DPFedAvg(inner, plan)
     local_plan = None
     if local_dp:
-        delta = dp_delta if dp_delta is not None else 1.0 / clients**1.1
         local_plan = plan_local_dp(
             rounds=rounds, delta=delta, epsilon=local_dp_epsilon,
             noise_multiplier=local_noise_multiplier, clipping_norm=clipping_norm,

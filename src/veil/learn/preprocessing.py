@@ -33,6 +33,8 @@ _LOW_EXP, _HIGH_EXP = -8, 48
 # A category list read from the data with more values than this is rather an
 # identifier (or needs a schema): one-hot encoding it would memorise people.
 MAX_CATEGORIES = 100
+#: The category a missing value of a categorical column takes.
+MISSING = "(missing)"
 
 
 def _edges() -> np.ndarray:
@@ -242,7 +244,7 @@ class FeatureEncoder:
             if len(set(cats)) != len(cats) or not cats:
                 raise ParameterError(f"categories of column {name!r} must be distinct, not empty")
             return FeatureSpec(name, "categorical", "given", None, cats)
-        seen = series.cast(pl.Utf8).fill_null("(missing)").unique().sort().to_list()
+        seen = series.cast(pl.Utf8).fill_null(MISSING).unique().sort().to_list()
         if len(seen) > MAX_CATEGORIES:
             raise DataError(
                 f"column {name!r} has {len(seen):,} distinct values, too many to one-hot encode "
@@ -276,7 +278,7 @@ class FeatureEncoder:
             if spec.kind == "numeric":
                 parts.append(self._numeric(spec, series))
             else:
-                codes = series.cast(pl.Utf8).fill_null("(missing)").to_numpy()
+                codes = series.cast(pl.Utf8).fill_null(MISSING).to_numpy()
                 lookup = {c: i for i, c in enumerate(spec.categories or ())}
                 onehot = np.zeros((len(codes), spec.width), dtype=np.float32)
                 idx = np.array([lookup.get(c, -1) for c in codes], dtype=np.int64)

@@ -42,7 +42,6 @@ __all__ = ["DEFAULT_LEDGER", "SCHEMA_VERSION", "Ledger", "PendingRelease", "as_l
 # Float sums of epsilons may land a few ulps above a budget they exactly fill.
 _TOLERANCE = 1e-12
 _FAST = ("basic", "zcdp")
-_COUNTED = "state != 'cancelled'"
 _RECORD_COLUMNS = (
     "id, dataset, created, what, mechanism, parameters, epsilon, delta, rho, event, result, "
     "state, spender, finished, note"
